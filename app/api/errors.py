@@ -1,0 +1,106 @@
+"""Every error becomes problem+json here, in one place: domain errors by class, framework errors by kind."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.problems import problem_response
+from app.domain import errors as domain
+
+log = logging.getLogger("stint.api")
+
+_STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.NotFound, 404),
+    (domain.InvalidTransition, 409),
+    (domain.PreconditionFailed, 412),
+    (domain.Conflict, 409),
+    (domain.PermissionDenied, 403),
+    (domain.InvalidInput, 422),
+    (domain.StorageUnavailable, 503),
+]
+
+
+class Unauthenticated(Exception):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+class ApiProblem(Exception):
+    """An HTTP-level refusal raised by the API layer itself (bad cursor, bad media type...)."""
+
+    def __init__(self, status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        self.status, self.code, self.detail, self.errors = status, code, detail, errors
+
+
+def _status_of(exc: domain.DomainError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 422
+
+
+async def _domain_error(request: Request, exc: domain.DomainError) -> JSONResponse:
+    status = _status_of(exc)
+    extra: dict[str, Any] = dict(exc.extra)
+    if isinstance(exc, domain.InvalidInput):
+        extra["errors"] = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return problem_response(status, exc.code, exc.title, exc.detail, request.url.path, headers=headers, **extra)
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    raw = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in raw):
+        return problem_response(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.", request.url.path)
+    errors = [{"loc": _clean_loc(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in raw]
+    first = errors[0]
+    detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if errors else "Invalid request."
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem_response(422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else f"{phrase}: {request.method} {request.url.path}"
+    return problem_response(
+        exc.status_code, codes.get(exc.status_code, f"http_{exc.status_code}"), phrase, detail, request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+    return problem_response(
+        401, "unauthenticated", "Unauthenticated", exc.detail, request.url.path,
+        headers={"WWW-Authenticate": 'Bearer realm="stint"'},
+    )
+
+
+async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+    return problem_response(exc.status, exc.code, HTTPStatus(exc.status).phrase, exc.detail, request.url.path, errors=exc.errors)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "internal_error", "Internal Server Error", "An unexpected error occurred; it has been logged.", request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(domain.DomainError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Unauthenticated, _unauthenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiProblem, _api_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

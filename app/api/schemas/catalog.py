@@ -1,0 +1,230 @@
+"""Skills and briefs: request and response shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.api.schemas.common import Duration, ListOf, Name, RequestModel, Resource, Text
+from app.domain import briefs as b
+from app.domain.errors import invalid
+from app.domain.skills import Skill, SkillLevel
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Framework = Literal["esco", "onet", "lightcast", "other"]
+
+
+class SkillLevelIn(RequestModel):
+    level: int = Field(ge=0, le=100, description="Ordinal of the level; higher is more proficient.")
+    name: Name(100)  # type: ignore[valid-type]
+    description: Text(2000) | None = None  # type: ignore[valid-type]
+
+
+class SkillCreate(RequestModel):
+    key: Key = Field(description="Stable, unique key in the tenant, e.g. `sql.query-tuning`.")
+    name: Name(200)  # type: ignore[valid-type]
+    description: Text(5000) | None = None  # type: ignore[valid-type]
+    framework: Framework | None = Field(default=None, description="A public framework the skill maps to.")
+    framework_ref: Text(500) | None = Field(default=None, description="ESCO URI, O*NET code or Lightcast id.")  # type: ignore[valid-type]
+    levels: list[SkillLevelIn] = Field(min_length=1, max_length=20)
+
+
+class SkillUpdate(RequestModel):
+    name: Name(200) | None = None  # type: ignore[valid-type]
+    description: Text(5000) | None = None  # type: ignore[valid-type]
+    framework: Framework | None = None
+    framework_ref: Text(500) | None = None  # type: ignore[valid-type]
+    levels: list[SkillLevelIn] | None = Field(default=None, min_length=1, max_length=20)
+
+    def changes(self) -> dict[str, Any]:
+        changes = self.model_dump(exclude_unset=True)
+        if "levels" in changes:
+            changes["levels"] = None if changes["levels"] is None else [SkillLevel(**level) for level in changes["levels"]]
+        return changes
+
+
+class SkillLevelOut(BaseModel):
+    level: int
+    name: str
+    description: str | None
+
+
+class SkillOut(Resource):
+    key: str
+    name: str
+    description: str | None
+    framework: str | None
+    framework_ref: str | None
+    levels: list[SkillLevelOut]
+
+    @classmethod
+    def of(cls, skill: Skill) -> "SkillOut":
+        return cls.model_validate(skill, from_attributes=True)
+
+
+class SkillList(ListOf[SkillOut]):
+    pass
+
+
+# -- briefs -------------------------------------------------------------------
+class RubricLevelIn(RequestModel):
+    score: int = Field(ge=0, le=1000)
+    label: Name(100)  # type: ignore[valid-type]
+    description: Text(2000) | None = None  # type: ignore[valid-type]
+
+
+class CriterionIn(RequestModel):
+    key: Key
+    title: Name(200)  # type: ignore[valid-type]
+    description: Text(2000) | None = None  # type: ignore[valid-type]
+    weight: float = Field(default=1.0, gt=0, le=100)
+    levels: list[RubricLevelIn] = Field(min_length=1, max_length=10)
+
+
+class RubricIn(RequestModel):
+    criteria: list[CriterionIn] = Field(min_length=1, max_length=20)
+    pass_score: float | None = Field(default=None, ge=0, le=100, description="Weighted score (0–100) a pass needs.")
+
+    def domain(self) -> b.Rubric:
+        return b.Rubric(
+            criteria=tuple(
+                b.Criterion(
+                    key=c.key, title=c.title, description=c.description, weight=c.weight,
+                    levels=tuple(b.RubricLevel(score=level.score, label=level.label, description=level.description) for level in c.levels),
+                )
+                for c in self.criteria
+            ),
+            pass_score=self.pass_score,
+        )
+
+
+class DeliverableIn(RequestModel):
+    kind: b.DeliverableKind = Field(default=b.DeliverableKind.ANY, description="What a submission must contain.")
+    description: Text(2000) | None = None  # type: ignore[valid-type]
+
+
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class _BriefFields(RequestModel):
+    title: Name(200)  # type: ignore[valid-type]
+    instructions: Text(20000, 1)  # type: ignore[valid-type]
+    skill_id: UUID
+    target_level: int = Field(ge=0, le=100)
+    timebox: Duration = Field(description="ISO 8601 duration, more than 0 and at most 30 days (`PT3H`, `P2D`).")
+    context: Text(10000) | None = Field(default=None, description="The business context of the task.")  # type: ignore[valid-type]
+    summary: Text(500) | None = None  # type: ignore[valid-type]
+    deliverable: DeliverableIn = Field(default_factory=DeliverableIn)
+    rubric: RubricIn
+    review_within: Duration = Field(default=b.DEFAULT_REVIEW_WITHIN, description="Review SLA after submission (default P2D).")
+    offer_ttl: Duration = Field(default=b.DEFAULT_OFFER_TTL, description="How long an offer stays open (default P7D).")
+    max_attempts: int = Field(default=b.DEFAULT_MAX_ATTEMPTS, ge=1, le=b.MAX_ATTEMPTS)
+    late_grace: Duration = Field(default=b.DEFAULT_LATE_GRACE, description="How long after due_at a late submission is still taken.")
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+def _content_value(name: str, value: Any, model: BaseModel) -> Any:
+    if name == "rubric":
+        return getattr(model, "rubric").domain()
+    if name == "deliverable":
+        return b.Deliverable(kind=value["kind"], description=value.get("description"))
+    if name == "tags":
+        return tuple(value)
+    return value
+
+
+class BriefCreate(_BriefFields):
+    def content(self) -> b.BriefContent:
+        data = self.model_dump()
+        return b.BriefContent(**{name: _content_value(name, value, self) for name, value in data.items()})
+
+
+_NULLABLE_BRIEF_FIELDS = frozenset({"context", "summary"})
+
+
+class BriefUpdate(RequestModel):
+    """Only the fields sent change. Editing a published brief starts a new draft revision."""
+
+    title: Name(200) | None = None  # type: ignore[valid-type]
+    instructions: Text(20000, 1) | None = None  # type: ignore[valid-type]
+    skill_id: UUID | None = None
+    target_level: int | None = Field(default=None, ge=0, le=100)
+    timebox: Duration | None = None
+    context: Text(10000) | None = None  # type: ignore[valid-type]
+    summary: Text(500) | None = None  # type: ignore[valid-type]
+    deliverable: DeliverableIn | None = None
+    rubric: RubricIn | None = None
+    review_within: Duration | None = None
+    offer_ttl: Duration | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=b.MAX_ATTEMPTS)
+    late_grace: Duration | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_unset=True)
+        for name, value in data.items():
+            if value is None and name not in _NULLABLE_BRIEF_FIELDS:
+                raise invalid(("body", name), f"{name} cannot be null.", "null_not_allowed")
+        return {name: _content_value(name, value, self) for name, value in data.items()}
+
+
+class RubricLevelOut(BaseModel):
+    score: int
+    label: str
+    description: str | None
+
+
+class CriterionOut(BaseModel):
+    key: str
+    title: str
+    description: str | None
+    weight: float
+    levels: list[RubricLevelOut]
+
+
+class RubricOut(BaseModel):
+    criteria: list[CriterionOut]
+    pass_score: float | None
+
+
+class DeliverableOut(BaseModel):
+    kind: b.DeliverableKind
+    description: str | None
+
+
+class BriefContentOut(BaseModel):
+    title: str
+    summary: str | None
+    instructions: str
+    context: str | None
+    skill_id: UUID
+    target_level: int
+    timebox: Duration
+    deliverable: DeliverableOut
+    rubric: RubricOut
+    review_within: Duration
+    offer_ttl: Duration
+    max_attempts: int
+    late_grace: Duration
+    tags: list[str]
+
+
+class BriefOut(Resource, BriefContentOut):
+    status: b.BriefStatus = Field(description="draft (never published), published, or archived.")
+    revision: int = Field(description="The revision of the content shown; edits after publishing start a new one.")
+    published_revision: int | None = Field(description="The revision new offers pin; null until published.")
+
+    @classmethod
+    def of(cls, brief: b.Brief) -> "BriefOut":
+        content = BriefContentOut.model_validate(brief.content, from_attributes=True)
+        return cls(
+            **content.model_dump(), id=brief.id, status=brief.status, revision=brief.revision,
+            published_revision=brief.published_revision, version=brief.version,
+            created_at=brief.created_at, updated_at=brief.updated_at,
+        )
+
+
+class BriefList(ListOf[BriefOut]):
+    pass

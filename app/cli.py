@@ -1,0 +1,140 @@
+"""The `stint` command: serve, migrate, tenants, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, Awaitable, Callable
+from uuid import UUID
+
+from app.domain.errors import DomainError, InvalidInput
+from app.repositories.clock import SystemClock, Uuid7Ids
+from app.repositories.sql.database import Database
+from app.repositories.sql.migrations import upgrade_sync
+from app.services import tenants
+from app.settings import get_settings
+
+
+def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        database = Database.from_url(get_settings().database_url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
+        log_level=settings.log_level, proxy_headers=True,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    upgrade_sync(get_settings().database_url, args.revision)
+    print(f"Database at {args.revision}.")
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> None:
+    tenant = _with_database(lambda db: tenants.create_tenant(db, SystemClock(), Uuid7Ids(), args.slug, args.name))
+    print(f"Created tenant '{tenant.slug}' ({tenant.id}).")
+
+
+def _scopes(values: list[str]) -> list[str]:
+    return [scope for value in values for scope in value.replace(",", " ").split() if scope]
+
+
+def cmd_key_create(args: argparse.Namespace) -> None:
+    key, secret = _with_database(
+        lambda db: tenants.create_key(db, SystemClock(), Uuid7Ids(), args.tenant, args.name, _scopes(args.scopes))
+    )
+    print(f"Key {key.id} ({', '.join(sorted(key.scopes))}) for tenant '{args.tenant}'. It is shown only once:")
+    print(secret)
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> None:
+    _with_database(lambda db: tenants.revoke_key(db, SystemClock(), args.tenant, args.key_id))
+    print(f"Revoked key {args.key_id}.")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Create the `demo` tenant and an admin key the first time; later runs print nothing new."""
+
+    async def work(db: Database) -> str | None:
+        if await db.tenant_by_slug("demo") is not None:
+            return None
+        await tenants.create_tenant(db, SystemClock(), Uuid7Ids(), "demo", "Demo")
+        _, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
+        return secret
+
+    secret = _with_database(work)
+    settings = get_settings()
+    if secret is None:
+        print("Tenant 'demo' already exists; its admin key was printed when it was created "
+              "(make another with: stint keys create --tenant demo --name me --scopes admin).")
+        return
+    base = f"http://{settings.host}:{settings.port}"
+    print("Created tenant 'demo' with an admin API key (shown only this once):\n")
+    print(f"    {secret}\n")
+    print("Try it:\n")
+    print(f"    curl -s {base}/v1/people -H 'Authorization: Bearer {secret}'\n")
+    print(f"Interactive docs: {base}/docs\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stint", description="Stint micro-assignment service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="Serve the API (uvicorn).")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="Apply database migrations (a no-op when current).")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+    demo = commands.add_parser("demo", help="Create the demo tenant and print an admin key, once.")
+    demo.set_defaults(func=cmd_demo)
+
+    tenant_cmds = commands.add_parser("tenants", help="Manage tenants.").add_subparsers(dest="action", required=True)
+    create_tenant = tenant_cmds.add_parser("create", help="Create a tenant.")
+    create_tenant.add_argument("slug")
+    create_tenant.add_argument("--name")
+    create_tenant.set_defaults(func=cmd_tenant_create)
+
+    key_cmds = commands.add_parser("keys", help="Manage integration API keys.").add_subparsers(dest="action", required=True)
+    create_key = key_cmds.add_parser("create", help="Create a key; prints it once.")
+    create_key.add_argument("--tenant", required=True)
+    create_key.add_argument("--name", required=True)
+    create_key.add_argument("--scopes", nargs="+", required=True, help=f"Any of: {', '.join(tenants.ALL_SCOPES)}.")
+    create_key.set_defaults(func=cmd_key_create)
+    revoke_key = key_cmds.add_parser("revoke", help="Revoke a key at once.")
+    revoke_key.add_argument("--tenant", required=True)
+    revoke_key.add_argument("key_id", type=UUID)
+    revoke_key.set_defaults(func=cmd_key_revoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InvalidInput as exc:
+        print(f"stint: {'; '.join(p.msg for p in exc.problems)}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"stint: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

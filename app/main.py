@@ -1,0 +1,85 @@
+"""The ASGI app factory."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.api import errors
+from app.api.deps import Runtime
+from app.api.guard import RequestGuard
+from app.api.problems import PROBLEM_MEDIA_TYPE
+from app.api.v1 import assignments, catalog, people
+from app.domain.ports import Clock, IdGenerator
+from app.repositories.clock import SystemClock, Uuid7Ids
+from app.repositories.sql.database import Database
+from app.settings import Settings, get_settings
+
+DESCRIPTION = """\
+Stint runs micro-assignments: short, skill-based tasks offered to a person, done inside a timebox,
+and reviewed against a rubric. Every error is `application/problem+json` with a stable `code`;
+lists use cursor pagination; single resources carry an `ETag` that `If-Match` makes conditional.
+"""
+
+TAGS = [
+    {"name": "people", "description": "People in the tenant, usually pushed in by an HRIS."},
+    {"name": "skills", "description": "The tenant's skill catalogue."},
+    {"name": "briefs", "description": "Reusable, versioned definitions of micro-assignments."},
+    {"name": "assignments", "description": "The lifecycle: offer → accept → timebox → submit → review."},
+    {"name": "operations", "description": "Health checks."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    owns_database = database is None
+    runtime = Runtime(database or Database.from_url(settings.database_url), clock or SystemClock(), ids or Uuid7Ids())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            await runtime.database.dispose()
+
+    app = FastAPI(title="Stint", version="1.0.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
+    app.state.runtime = runtime
+    errors.install(app)
+    for router in (people.router, catalog.skills, catalog.briefs, assignments.router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with every 4xx/5xx documented as problem+json instead of its default validation shape."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags)
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path in schema["paths"].values():
+        for operation in path.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[0] in "45":
+                    response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+                    if code == "422":
+                        response["description"] = "Well-formed but invalid input."
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

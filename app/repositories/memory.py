@@ -1,0 +1,194 @@
+"""In-memory adapters for the ports, for service tests. Same contracts as the SQL ones.
+
+A unit of work copies the tenant's data on entry and publishes the copy on commit,
+so an uncommitted unit of work leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+from app.domain.assignment import Assignment, State
+from app.domain.briefs import Brief, BriefStatus
+from app.domain.errors import ConcurrentUpdate, Conflict
+from app.domain.events import Event
+from app.domain.pagination import Page, PageRequest
+from app.domain.people import Person
+from app.domain.ports import AssignmentFilter
+from app.domain.skills import Skill
+from app.domain.work import Evidence, Review, Submission, SubmissionStatus
+
+
+@dataclass
+class _Store:
+    people: dict[UUID, Person] = field(default_factory=dict)
+    skills: dict[UUID, Skill] = field(default_factory=dict)
+    briefs: dict[UUID, Brief] = field(default_factory=dict)
+    assignments: dict[UUID, Assignment] = field(default_factory=dict)
+    submissions: dict[UUID, Submission] = field(default_factory=dict)
+    reviews: dict[UUID, Review] = field(default_factory=dict)
+    evidence: dict[UUID, Evidence] = field(default_factory=dict)
+    events: dict[UUID, Event] = field(default_factory=dict)
+
+
+def _page(items: list[Any], page: PageRequest) -> Page[Any]:
+    items = sorted(items, key=lambda item: item.id)
+    if page.after is not None:
+        items = [item for item in items if item.id > page.after]
+    return Page.from_rows([copy.deepcopy(item) for item in items[: page.limit + 1]], page)
+
+
+class _Repo:
+    def __init__(self, rows: dict[UUID, Any], kind: str) -> None:
+        self.rows, self.kind = rows, kind
+
+    async def add(self, item: Any) -> None:
+        self.rows[item.id] = copy.deepcopy(item)
+
+    async def get(self, item_id: UUID) -> Any:
+        return copy.deepcopy(self.rows.get(item_id))
+
+    async def update(self, item: Any, expected_version: int) -> None:
+        stored = self.rows.get(item.id)
+        if stored is None or stored.version != expected_version:
+            raise ConcurrentUpdate(self.kind)
+        self.rows[item.id] = copy.deepcopy(item)
+
+    def _find(self, **match: Any) -> Any:
+        return next((copy.deepcopy(row) for row in self.rows.values() if all(getattr(row, k) == v for k, v in match.items())), None)
+
+
+class MemoryPeople(_Repo):
+    async def add(self, person: Person) -> None:
+        if self._find(external_id=person.external_id):
+            raise Conflict("A person with this external_id already exists.", code="person.external_id_taken")
+        await super().add(person)
+
+    async def get_by_external_id(self, external_id: str) -> Person | None:
+        return self._find(external_id=external_id)
+
+    async def list(self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
+        rows = [p for p in self.rows.values() if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)]
+        return _page(rows, page)
+
+    async def managers_above(self, person_id: UUID) -> list[UUID]:
+        chain: list[UUID] = []
+        current = self.rows.get(person_id)
+        while current is not None and current.manager_id is not None and current.manager_id not in chain:
+            chain.append(current.manager_id)
+            current = self.rows.get(current.manager_id)
+        return chain
+
+
+class MemorySkills(_Repo):
+    async def add(self, skill: Skill) -> None:
+        if self._find(key=skill.key):
+            raise Conflict("A skill with this key already exists.", code="skill.key_taken")
+        await super().add(skill)
+
+    async def get_many(self, skill_ids: list[UUID]) -> dict[UUID, Skill]:
+        return {i: copy.deepcopy(self.rows[i]) for i in skill_ids if i in self.rows}
+
+    async def list(self, page: PageRequest) -> Page[Skill]:
+        return _page(list(self.rows.values()), page)
+
+
+class MemoryBriefs(_Repo):
+    async def list(self, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
+        rows = [b for b in self.rows.values() if (not statuses or b.status in statuses) and (not skill_ids or b.content.skill_id in skill_ids)]
+        return _page(rows, page)
+
+
+class MemoryAssignments(_Repo):
+    async def add(self, assignment: Assignment) -> None:
+        if assignment.external_ref is not None and self._find(external_ref=assignment.external_ref):
+            raise Conflict("An assignment with this external_ref already exists.", code="assignment.external_ref_taken")
+        await super().add(assignment)
+
+    async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
+        return self._find(external_ref=external_ref)
+
+    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+        def keep(a: Assignment) -> bool:
+            return (
+                (not filters.states or a.effective_state(now) in filters.states)
+                and (not filters.assignee_ids or a.assignee_id in filters.assignee_ids)
+                and (not filters.reviewer_ids or a.reviewer_id in filters.reviewer_ids)
+                and (not filters.brief_ids or a.brief_id in filters.brief_ids)
+                and (not filters.skill_ids or a.skill_id in filters.skill_ids)
+                and (not filters.external_refs or a.external_ref in filters.external_refs)
+                and (filters.due_before is None or (a.due_at is not None and a.due_at < filters.due_before))
+            )
+
+        return _page([a for a in self.rows.values() if keep(a)], page)
+
+
+class MemorySubmissions(_Repo):
+    async def update(self, submission: Submission) -> None:  # type: ignore[override]
+        self.rows[submission.id] = copy.deepcopy(submission)
+
+    async def current(self, assignment_id: UUID) -> Submission | None:
+        active = [s for s in self.rows.values() if s.assignment_id == assignment_id and s.status is SubmissionStatus.ACTIVE]
+        return copy.deepcopy(max(active, key=lambda s: s.id)) if active else None
+
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Submission]:
+        return _page([s for s in self.rows.values() if s.assignment_id == assignment_id], page)
+
+
+class MemoryReviews(_Repo):
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Review]:
+        return _page([r for r in self.rows.values() if r.assignment_id == assignment_id], page)
+
+
+class MemoryEvidence(_Repo):
+    async def for_person(self, person_id: UUID) -> list[Evidence]:
+        return sorted((copy.deepcopy(e) for e in self.rows.values() if e.person_id == person_id), key=lambda e: e.id)
+
+
+class MemoryEvents(_Repo):
+    async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
+        return _page([e for e in self.rows.values() if e.subject_id == subject_id], page)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, stores: dict[UUID, _Store], tenant_id: UUID) -> None:
+        self._stores, self.tenant_id = stores, tenant_id
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self._work = copy.deepcopy(self._stores.setdefault(self.tenant_id, _Store()))
+        w = self._work
+        self.people = MemoryPeople(w.people, "person")
+        self.skills = MemorySkills(w.skills, "skill")
+        self.briefs = MemoryBriefs(w.briefs, "brief")
+        self.assignments = MemoryAssignments(w.assignments, "assignment")
+        self.submissions = MemorySubmissions(w.submissions, "submission")
+        self.reviews = MemoryReviews(w.reviews, "review")
+        self.evidence = MemoryEvidence(w.evidence, "evidence")
+        self.events = MemoryEvents(w.events, "event")
+        return self
+
+    async def commit(self) -> None:
+        self._stores[self.tenant_id] = self._work
+        self.committed = True
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class MemoryDatabase:
+    """Holds every tenant's data; `uow(tenant_id)` is the UnitOfWorkFactory."""
+
+    def __init__(self) -> None:
+        self.stores: dict[UUID, _Store] = {}
+
+    def uow(self, tenant_id: UUID) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.stores, tenant_id)
+
+    def events(self, tenant_id: UUID) -> list[Event]:
+        store = self.stores.get(tenant_id, _Store())
+        return sorted(store.events.values(), key=lambda e: e.id)

@@ -1,0 +1,160 @@
+"""Engine set-up, the SQL unit of work, and the tenant directory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.domain.errors import Conflict, StorageUnavailable
+from app.domain.keys import ApiKey, Tenant
+from app.repositories.sql import mapping as m
+from app.repositories.sql import tables as t
+from app.repositories.sql.repositories import (
+    SqlAssignments, SqlBriefs, SqlEvents, SqlEvidence, SqlPeople, SqlReviews, SqlSkills, SqlSubmissions,
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _serialise_sqlite_writers(engine)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, **kwargs)
+
+
+def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+    """SQLite: WAL, foreign keys, and BEGIN IMMEDIATE so concurrent transactions queue instead of failing.
+
+    The driver's own transaction handling is turned off so SQLAlchemy's BEGIN is the one that runs
+    (the recipe from SQLAlchemy's SQLite dialect documentation).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        return bool(exc.connection_invalidated) or isinstance(exc.orig, (OSError, ConnectionError))
+    return False
+
+
+class SqlUnitOfWork:
+    """One connection, one transaction, one tenant. Rolls back unless `commit()` was called."""
+
+    def __init__(self, engine: AsyncEngine, tenant_id: UUID) -> None:
+        self._engine = engine
+        self.tenant_id = tenant_id
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except Exception as exc:
+            if self._conn is not None:
+                await self._conn.close()
+            if _is_unavailable(exc) or isinstance(exc, DBAPIError):
+                raise StorageUnavailable() from exc
+            raise
+        conn, tenant = self._conn, self.tenant_id
+        self.people = SqlPeople(conn, tenant)
+        self.skills = SqlSkills(conn, tenant)
+        self.briefs = SqlBriefs(conn, tenant)
+        self.assignments = SqlAssignments(conn, tenant)
+        self.submissions = SqlSubmissions(conn, tenant)
+        self.reviews = SqlReviews(conn, tenant)
+        self.evidence = SqlEvidence(conn, tenant)
+        self.events = SqlEvents(conn, tenant)
+        return self
+
+    async def commit(self) -> None:
+        assert self._conn is not None
+        await self._conn.commit()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        assert self._conn is not None
+        try:
+            await self._conn.rollback()  # a no-op after commit
+            await self._conn.close()
+        except Exception:
+            if exc is None:
+                raise
+        if exc is not None and _is_unavailable(exc):
+            raise StorageUnavailable() from exc
+
+
+class Database:
+    """The storage adapter as the app sees it: a unit-of-work factory and the tenant directory."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> "Database":
+        return cls(make_engine(url))
+
+    def uow(self, tenant_id: UUID) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    # -- the tenant directory ----------------------------------------------
+    async def _run(self, stmt: Any, *, write: bool = False) -> Any:
+        try:
+            async with (self.engine.begin() if write else self.engine.connect()) as conn:
+                return await conn.execute(stmt)
+        except IntegrityError:
+            raise
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise StorageUnavailable() from exc
+            raise
+
+    async def add_tenant(self, tenant: Tenant) -> None:
+        try:
+            await self._run(t.tenants.insert().values(id=tenant.id, slug=tenant.slug, name=tenant.name, created_at=tenant.created_at), write=True)
+        except IntegrityError as exc:
+            raise Conflict(f"A tenant with slug '{tenant.slug}' already exists.", code="tenant.slug_taken") from exc
+
+    async def tenant_by_slug(self, slug: str) -> Tenant | None:
+        row = (await self._run(select(t.tenants).where(t.tenants.c.slug == slug))).first()
+        return None if row is None else m.tenant_from(row)
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self._run(t.api_keys.insert().values(m.key_values(key)), write=True)
+
+    async def key_by_hash(self, key_hash: str) -> ApiKey | None:
+        stmt = select(t.api_keys).where(t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoked_at.is_(None))
+        row = (await self._run(stmt)).first()
+        return None if row is None else m.key_from(row)
+
+    async def keys_of(self, tenant_id: UUID) -> list[ApiKey]:
+        stmt = select(t.api_keys).where(t.api_keys.c.tenant_id == tenant_id).order_by(t.api_keys.c.id)
+        return [m.key_from(row) for row in (await self._run(stmt)).all()]
+
+    async def revoke_key(self, tenant_id: UUID, key_id: UUID, at: datetime) -> bool:
+        stmt = (
+            update(t.api_keys)
+            .where(t.api_keys.c.tenant_id == tenant_id, t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return (await self._run(stmt, write=True)).rowcount == 1

@@ -1,0 +1,203 @@
+"""Rows <-> domain objects. Nested values go through pydantic TypeAdapters over the domain dataclasses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Row
+
+from app.domain.actors import ActorRef, ActorType, Scope
+from app.domain.assignment import Assignment, State
+from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
+from app.domain.events import Event
+from app.domain.keys import ApiKey, Tenant
+from app.domain.people import Person
+from app.domain.skills import Skill, SkillLevel
+from app.domain.work import Attachment, Evidence, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus
+
+_content = TypeAdapter(BriefContent)
+_levels = TypeAdapter(tuple[SkillLevel, ...])
+_links = TypeAdapter(tuple[Link, ...])
+_attachments = TypeAdapter(tuple[Attachment, ...])
+_scores = TypeAdapter(tuple[CriterionScore, ...])
+
+
+def jsonable(value: Any) -> Any:
+    return to_jsonable_python(value)
+
+
+def _actor(type_: str, id_: Any) -> ActorRef:
+    return ActorRef(ActorType(type_), id_)
+
+
+# -- people, skills, briefs ---------------------------------------------------
+def person_values(person: Person) -> dict[str, Any]:
+    return {name: getattr(person, name) for name in (
+        "tenant_id", "id", "external_id", "display_name", "email", "manager_id", "team", "title",
+        "active", "version", "created_at", "updated_at")}
+
+
+def person_from(row: Row) -> Person:
+    return Person(**row._mapping)
+
+
+def skill_values(skill: Skill) -> dict[str, Any]:
+    return {
+        "tenant_id": skill.tenant_id, "id": skill.id, "key": skill.key, "name": skill.name,
+        "description": skill.description, "framework": skill.framework, "framework_ref": skill.framework_ref,
+        "levels": _levels.dump_python(skill.levels, mode="json"), "version": skill.version,
+        "created_at": skill.created_at, "updated_at": skill.updated_at,
+    }
+
+
+def skill_from(row: Row) -> Skill:
+    values = dict(row._mapping)
+    values["levels"] = _levels.validate_python(values["levels"])
+    return Skill(**values)
+
+
+def content_to_json(content: BriefContent) -> dict[str, Any]:
+    return _content.dump_python(content, mode="json")
+
+
+def content_from_json(value: dict[str, Any]) -> BriefContent:
+    return _content.validate_python(value)
+
+
+def brief_values(brief: Brief) -> dict[str, Any]:
+    return {
+        "tenant_id": brief.tenant_id, "id": brief.id, "skill_id": brief.content.skill_id,
+        "status": brief.status.value, "revision": brief.revision, "published_revision": brief.published_revision,
+        "content": content_to_json(brief.content),
+        "published": None if brief.published is None else content_to_json(brief.published),
+        "version": brief.version, "created_at": brief.created_at, "updated_at": brief.updated_at,
+    }
+
+
+def brief_from(row: Row) -> Brief:
+    m = row._mapping
+    return Brief(
+        id=m["id"], tenant_id=m["tenant_id"], content=content_from_json(m["content"]), status=BriefStatus(m["status"]),
+        revision=m["revision"], published_revision=m["published_revision"],
+        published=None if m["published"] is None else content_from_json(m["published"]),
+        version=m["version"], created_at=m["created_at"], updated_at=m["updated_at"],
+    )
+
+
+# -- assignments and the work on them -----------------------------------------
+_ASSIGNMENT_PLAIN = (
+    "tenant_id", "id", "brief_id", "brief_version", "assignee_id", "reviewer_id", "offer_expires_at",
+    "context_note", "external_ref", "attempt", "starts_at", "due_at", "submitted_at", "review_due_at",
+    "score", "late", "version", "created_at", "updated_at",
+)
+
+
+def assignment_values(a: Assignment) -> dict[str, Any]:
+    values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
+    values.update(
+        brief=content_to_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
+        offered_by_id=a.offered_by.id, state=a.state.value, timeout_at=a.timeout_at,
+        outcome=None if a.outcome is None else a.outcome.value,
+    )
+    return values
+
+
+def assignment_from(row: Row) -> Assignment:
+    m = row._mapping
+    return Assignment(
+        **{name: m[name] for name in _ASSIGNMENT_PLAIN},
+        brief=content_from_json(m["brief"]),
+        offered_by=_actor(m["offered_by_type"], m["offered_by_id"]),
+        state=State(m["state"]),
+        outcome=None if m["outcome"] is None else Outcome(m["outcome"]),
+    )
+
+
+def submission_values(s: Submission) -> dict[str, Any]:
+    return {
+        "tenant_id": s.tenant_id, "id": s.id, "assignment_id": s.assignment_id, "attempt": s.attempt,
+        "body": s.content.body, "links": _links.dump_python(s.content.links, mode="json"),
+        "attachments": _attachments.dump_python(s.content.attachments, mode="json"),
+        "time_spent": s.content.time_spent, "submitted_by_type": s.submitted_by.type.value,
+        "submitted_by_id": s.submitted_by.id, "submitted_at": s.submitted_at, "late": s.late,
+        "status": s.status.value, "reclaimed_at": s.reclaimed_at,
+    }
+
+
+def submission_from(row: Row) -> Submission:
+    m = row._mapping
+    return Submission(
+        id=m["id"], tenant_id=m["tenant_id"], assignment_id=m["assignment_id"], attempt=m["attempt"],
+        content=SubmissionContent(
+            body=m["body"], links=_links.validate_python(m["links"]),
+            attachments=_attachments.validate_python(m["attachments"]), time_spent=m["time_spent"],
+        ),
+        submitted_by=_actor(m["submitted_by_type"], m["submitted_by_id"]), submitted_at=m["submitted_at"],
+        late=m["late"], status=SubmissionStatus(m["status"]), reclaimed_at=m["reclaimed_at"],
+    )
+
+
+def review_values(r: Review) -> dict[str, Any]:
+    return {
+        "tenant_id": r.tenant_id, "id": r.id, "assignment_id": r.assignment_id, "submission_id": r.submission_id,
+        "attempt": r.attempt, "reviewer_id": r.reviewer_id, "reviewed_by_type": r.reviewed_by.type.value,
+        "reviewed_by_id": r.reviewed_by.id, "outcome": r.outcome.value,
+        "scores": _scores.dump_python(r.scores, mode="json"), "score": r.score, "feedback": r.feedback,
+        "created_at": r.created_at,
+    }
+
+
+def review_from(row: Row) -> Review:
+    m = row._mapping
+    return Review(
+        id=m["id"], tenant_id=m["tenant_id"], assignment_id=m["assignment_id"], submission_id=m["submission_id"],
+        attempt=m["attempt"], reviewer_id=m["reviewer_id"], reviewed_by=_actor(m["reviewed_by_type"], m["reviewed_by_id"]),
+        outcome=Outcome(m["outcome"]), scores=_scores.validate_python(m["scores"]), score=m["score"],
+        feedback=m["feedback"], created_at=m["created_at"],
+    )
+
+
+def evidence_values(e: Evidence) -> dict[str, Any]:
+    return {name: getattr(e, name) for name in (
+        "tenant_id", "id", "person_id", "skill_id", "level", "assignment_id", "review_id", "score", "created_at")}
+
+
+def evidence_from(row: Row) -> Evidence:
+    return Evidence(**row._mapping)
+
+
+def event_values(e: Event) -> dict[str, Any]:
+    return {
+        "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
+        "actor_type": e.actor.type.value, "actor_id": e.actor.id, "subject_type": e.subject_type,
+        "subject_id": e.subject_id, "data": jsonable(e.data), "details": jsonable(e.details),
+    }
+
+
+def event_from(row: Row) -> Event:
+    m = row._mapping
+    return Event(
+        id=m["id"], tenant_id=m["tenant_id"], type=m["type"], occurred_at=m["occurred_at"],
+        actor=_actor(m["actor_type"], m["actor_id"]), subject_type=m["subject_type"], subject_id=m["subject_id"],
+        data=m["data"], details=m["details"],
+    )
+
+
+# -- tenants and keys -----------------------------------------------------------
+def tenant_from(row: Row) -> Tenant:
+    return Tenant(**row._mapping)
+
+
+def key_values(key: ApiKey) -> dict[str, Any]:
+    return {
+        "tenant_id": key.tenant_id, "id": key.id, "name": key.name, "scopes": sorted(s.value for s in key.scopes),
+        "key_hash": key.key_hash, "hint": key.hint, "created_at": key.created_at, "revoked_at": key.revoked_at,
+    }
+
+
+def key_from(row: Row) -> ApiKey:
+    values = dict(row._mapping)
+    values["scopes"] = frozenset(Scope(s) for s in values["scopes"])
+    return ApiKey(**values)

@@ -1,0 +1,292 @@
+"""Async repositories on SQLAlchemy Core statements over one connection and one tenant.
+
+Core (not ORM identity-map loads) keeps reads to one statement and makes every
+relationship explicit: nothing can lazy-load behind a request's back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Table, and_, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.assignment import Assignment, State
+from app.domain.briefs import Brief, BriefStatus
+from app.domain.errors import ConcurrentUpdate, Conflict
+from app.domain.events import Event
+from app.domain.pagination import Page, PageRequest
+from app.domain.people import Person
+from app.domain.ports import AssignmentFilter
+from app.domain.skills import Skill
+from app.domain.work import Evidence, Review, Submission, SubmissionStatus
+from app.repositories.sql import mapping as m
+from app.repositories.sql import tables as t
+
+T = TypeVar("T")
+
+
+class _TenantTable(Generic[T]):
+    """Shared plumbing: every statement is scoped to the tenant."""
+
+    table: Table
+    kind: str
+    to_values: Callable[[Any], dict[str, Any]]
+    from_row: Callable[[Any], Any]
+    unique_fields: dict[str, str] = {}
+    """Column -> error code, for the (tenant_id, column) unique constraints of the table."""
+
+    def __init__(self, conn: AsyncConnection, tenant_id: UUID) -> None:
+        self._conn = conn
+        self._tenant_id = tenant_id
+
+    def _scoped(self, *conditions: Any) -> Any:
+        return and_(self.table.c.tenant_id == self._tenant_id, *conditions)
+
+    async def _insert(self, item: T) -> None:
+        values = type(self).to_values(item)
+        assert values["tenant_id"] == self._tenant_id, "writing into another tenant"
+        try:
+            await self._conn.execute(insert(self.table).values(values))
+        except IntegrityError as exc:
+            raise self._conflict(exc) from exc
+
+    def _conflict(self, exc: IntegrityError) -> Conflict:
+        """Name the unique field a write collided with; PostgreSQL names the constraint, SQLite the columns."""
+        text = str(exc.orig)
+        for column, code in self.unique_fields.items():
+            if f"uq_{self.table.name}_tenant_id_{column}" in text or f"{self.table.name}.{column}" in text:
+                return Conflict(f"A {self.kind} with this {column} already exists.", code=code)
+        return Conflict(f"The {self.kind} conflicts with existing data.", code=f"{self.kind}.conflict")
+
+    async def _get(self, *conditions: Any) -> T | None:
+        row = (await self._conn.execute(select(self.table).where(self._scoped(*conditions)))).first()
+        return None if row is None else type(self).from_row(row)
+
+    async def _cas(self, item: T, item_id: UUID, expected_version: int) -> None:
+        values = type(self).to_values(item)
+        try:
+            result = await self._conn.execute(
+                update(self.table)
+                .where(self._scoped(self.table.c.id == item_id, self.table.c.version == expected_version))
+                .values(values)
+            )
+        except IntegrityError as exc:
+            raise self._conflict(exc) from exc
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(self.kind)
+
+    async def _page(self, page: PageRequest, *conditions: Any, order_column: Any = None) -> Page[T]:
+        column = self.table.c.id
+        where = [self._scoped(*conditions)]
+        if page.after is not None:
+            where.append(column > page.after)
+        stmt = select(self.table).where(*where).order_by(column).limit(page.limit + 1)
+        rows = (await self._conn.execute(stmt)).all()
+        return Page.from_rows([type(self).from_row(row) for row in rows], page)
+
+
+class SqlPeople(_TenantTable[Person]):
+    table, kind = t.people, "person"
+    to_values, from_row = staticmethod(m.person_values), staticmethod(m.person_from)
+    unique_fields = {"external_id": "person.external_id_taken"}
+
+    async def add(self, person: Person) -> None:
+        await self._insert(person)
+
+    async def get(self, person_id: UUID) -> Person | None:
+        return await self._get(self.table.c.id == person_id)
+
+    async def get_by_external_id(self, external_id: str) -> Person | None:
+        return await self._get(self.table.c.external_id == external_id)
+
+    async def update(self, person: Person, expected_version: int) -> None:
+        await self._cas(person, person.id, expected_version)
+
+    async def list(self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
+        conditions = []
+        if manager_id is not None:
+            conditions.append(self.table.c.manager_id == manager_id)
+        if active is not None:
+            conditions.append(self.table.c.active == active)
+        return await self._page(page, *conditions)
+
+    async def managers_above(self, person_id: UUID) -> list[UUID]:
+        """One recursive query up the chain; depth-capped so a cycle in old data cannot loop."""
+        p = self.table
+        chain = (
+            select(p.c.manager_id.label("id"), literal(1).label("depth"))
+            .where(self._scoped(p.c.id == person_id, p.c.manager_id.is_not(None)))
+            .cte("chain", recursive=True)
+        )
+        step = (
+            select(p.c.manager_id, (chain.c.depth + 1))
+            .join(chain, and_(p.c.tenant_id == self._tenant_id, p.c.id == chain.c.id))
+            .where(p.c.manager_id.is_not(None), chain.c.depth < 1000)
+        )
+        chain = chain.union_all(step)
+        rows = (await self._conn.execute(select(chain.c.id).order_by(chain.c.depth))).all()
+        seen: list[UUID] = []
+        for (manager,) in rows:
+            if manager in seen:
+                break
+            seen.append(manager)
+        return seen
+
+
+class SqlSkills(_TenantTable[Skill]):
+    table, kind = t.skills, "skill"
+    to_values, from_row = staticmethod(m.skill_values), staticmethod(m.skill_from)
+    unique_fields = {"key": "skill.key_taken"}
+
+    async def add(self, skill: Skill) -> None:
+        await self._insert(skill)
+
+    async def get(self, skill_id: UUID) -> Skill | None:
+        return await self._get(self.table.c.id == skill_id)
+
+    async def get_many(self, skill_ids: list[UUID]) -> dict[UUID, Skill]:
+        if not skill_ids:
+            return {}
+        rows = (await self._conn.execute(select(self.table).where(self._scoped(self.table.c.id.in_(skill_ids))))).all()
+        return {row.id: m.skill_from(row) for row in rows}
+
+    async def update(self, skill: Skill, expected_version: int) -> None:
+        await self._cas(skill, skill.id, expected_version)
+
+    async def list(self, page: PageRequest) -> Page[Skill]:
+        return await self._page(page)
+
+
+class SqlBriefs(_TenantTable[Brief]):
+    table, kind = t.briefs, "brief"
+    to_values, from_row = staticmethod(m.brief_values), staticmethod(m.brief_from)
+
+    async def add(self, brief: Brief) -> None:
+        await self._insert(brief)
+
+    async def get(self, brief_id: UUID) -> Brief | None:
+        return await self._get(self.table.c.id == brief_id)
+
+    async def update(self, brief: Brief, expected_version: int) -> None:
+        await self._cas(brief, brief.id, expected_version)
+
+    async def list(self, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
+        conditions = []
+        if statuses:
+            conditions.append(self.table.c.status.in_([s.value for s in statuses]))
+        if skill_ids:
+            conditions.append(self.table.c.skill_id.in_(skill_ids))
+        return await self._page(page, *conditions)
+
+
+def _effective_state_condition(table: Table, state: State, now: datetime) -> Any:
+    """SQL for 'effective state is `state`': deadlines count even before the sweeper runs."""
+    c = table.c
+    live = (State.ACCEPTED.value, State.REVISION_REQUESTED.value)
+    if state is State.OFFERED:
+        return and_(c.state == state.value, c.offer_expires_at > now)
+    if state is State.EXPIRED:
+        return or_(c.state == state.value, and_(c.state == State.OFFERED.value, c.offer_expires_at <= now))
+    if state in (State.ACCEPTED, State.REVISION_REQUESTED):
+        return and_(c.state == state.value, c.timeout_at > now)
+    if state is State.TIMED_OUT:
+        return or_(c.state == state.value, and_(c.state.in_(live), c.timeout_at <= now))
+    return c.state == state.value
+
+
+class SqlAssignments(_TenantTable[Assignment]):
+    table, kind = t.assignments, "assignment"
+    to_values, from_row = staticmethod(m.assignment_values), staticmethod(m.assignment_from)
+    unique_fields = {"external_ref": "assignment.external_ref_taken"}
+
+    async def add(self, assignment: Assignment) -> None:
+        await self._insert(assignment)
+
+    async def get(self, assignment_id: UUID) -> Assignment | None:
+        return await self._get(self.table.c.id == assignment_id)
+
+    async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
+        return await self._get(self.table.c.external_ref == external_ref)
+
+    async def update(self, assignment: Assignment, expected_version: int) -> None:
+        await self._cas(assignment, assignment.id, expected_version)
+
+    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+        c = self.table.c
+        conditions: list[Any] = []
+        if filters.states:
+            conditions.append(or_(*(_effective_state_condition(self.table, s, now) for s in filters.states)))
+        for column, values in (
+            (c.assignee_id, filters.assignee_ids), (c.reviewer_id, filters.reviewer_ids),
+            (c.brief_id, filters.brief_ids), (c.skill_id, filters.skill_ids), (c.external_ref, filters.external_refs),
+        ):
+            if values:
+                conditions.append(column.in_(values))
+        if filters.due_before is not None:
+            conditions.append(c.due_at < filters.due_before)
+        return await self._page(page, *conditions)
+
+
+class SqlSubmissions(_TenantTable[Submission]):
+    table, kind = t.submissions, "submission"
+    to_values, from_row = staticmethod(m.submission_values), staticmethod(m.submission_from)
+
+    async def add(self, submission: Submission) -> None:
+        await self._insert(submission)
+
+    async def update(self, submission: Submission) -> None:
+        await self._conn.execute(
+            update(self.table).where(self._scoped(self.table.c.id == submission.id)).values(m.submission_values(submission))
+        )
+
+    async def current(self, assignment_id: UUID) -> Submission | None:
+        c = self.table.c
+        stmt = (
+            select(self.table)
+            .where(self._scoped(c.assignment_id == assignment_id, c.status == SubmissionStatus.ACTIVE.value))
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else m.submission_from(row)
+
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Submission]:
+        return await self._page(page, self.table.c.assignment_id == assignment_id)
+
+
+class SqlReviews(_TenantTable[Review]):
+    table, kind = t.reviews, "review"
+    to_values, from_row = staticmethod(m.review_values), staticmethod(m.review_from)
+
+    async def add(self, review: Review) -> None:
+        await self._insert(review)
+
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Review]:
+        return await self._page(page, self.table.c.assignment_id == assignment_id)
+
+
+class SqlEvidence(_TenantTable[Evidence]):
+    table, kind = t.evidence, "evidence"
+    to_values, from_row = staticmethod(m.evidence_values), staticmethod(m.evidence_from)
+
+    async def add(self, evidence: Evidence) -> None:
+        await self._insert(evidence)
+
+    async def for_person(self, person_id: UUID) -> list[Evidence]:
+        stmt = select(self.table).where(self._scoped(self.table.c.person_id == person_id)).order_by(self.table.c.id)
+        return [m.evidence_from(row) for row in (await self._conn.execute(stmt)).all()]
+
+
+class SqlEvents(_TenantTable[Event]):
+    table, kind = t.events, "event"
+    to_values, from_row = staticmethod(m.event_values), staticmethod(m.event_from)
+
+    async def add(self, event: Event) -> None:
+        await self._insert(event)
+
+    async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
+        return await self._page(page, self.table.c.subject_id == subject_id)

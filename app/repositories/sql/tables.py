@@ -1,0 +1,248 @@
+"""The schema, as SQLModel tables. Alembic migrations are generated from this metadata.
+
+Every table leads with `tenant_id` in its primary key and indexes, and references
+other rows by (tenant_id, id), so no row can ever point into another tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.repositories.sql.types import JSONType, Seconds, UTCDateTime
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, default=None if nullable else ...)
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(JSONType, nullable=nullable))
+
+
+def _text(nullable: bool = True) -> Any:
+    return Field(sa_column=Column(Text, nullable=nullable))
+
+
+def _tenant_fk(column: str, table: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"])
+
+
+class TenantRow(SQLModel, table=True):
+    __tablename__ = "tenants"
+    id: UUID = Field(primary_key=True)
+    slug: str = Field(max_length=63, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _ts()
+
+
+class ApiKeyRow(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    __table_args__ = (Index(None, "key_hash", unique=True),)
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    scopes: list[str] = _json()
+    key_hash: str = Field(max_length=64)
+    hint: str = Field(max_length=32)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        _tenant_fk("manager_id", "people"),
+        Index(None, "tenant_id", "manager_id"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    external_id: str = Field(max_length=255)
+    display_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    manager_id: UUID | None = None
+    team: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SkillRow(SQLModel, table=True):
+    __tablename__ = "skills"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    key: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    description: str | None = _text()
+    framework: str | None = Field(default=None, max_length=32)
+    framework_ref: str | None = Field(default=None, max_length=500)
+    levels: list[dict] = _json()
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class BriefRow(SQLModel, table=True):
+    __tablename__ = "briefs"
+    __table_args__ = (
+        _tenant_fk("skill_id", "skills"),
+        Index(None, "tenant_id", "status", "id"),
+        Index(None, "tenant_id", "skill_id", "id"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    skill_id: UUID
+    status: str = Field(max_length=16)
+    revision: int
+    published_revision: int | None = None
+    content: dict = _json()
+    published: dict | None = _json(nullable=True)
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class AssignmentRow(SQLModel, table=True):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        _tenant_fk("brief_id", "briefs"),
+        _tenant_fk("assignee_id", "people"),
+        _tenant_fk("reviewer_id", "people"),
+        UniqueConstraint("tenant_id", "external_ref"),
+        Index(None, "tenant_id", "state", "id"),
+        Index(None, "tenant_id", "assignee_id", "id"),
+        Index(None, "tenant_id", "reviewer_id", "id"),
+        Index(None, "tenant_id", "brief_id", "id"),
+        Index(None, "tenant_id", "skill_id", "id"),
+        Index(None, "tenant_id", "due_at"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    brief_id: UUID
+    brief_version: int
+    brief: dict = _json()
+    skill_id: UUID
+    assignee_id: UUID
+    reviewer_id: UUID
+    offered_by_type: str = Field(max_length=16)
+    offered_by_id: UUID | None = None
+    state: str = Field(max_length=24)
+    offer_expires_at: datetime = _ts()
+    context_note: str | None = _text()
+    external_ref: str | None = Field(default=None, max_length=255)
+    attempt: int
+    starts_at: datetime | None = _ts(nullable=True)
+    due_at: datetime | None = _ts(nullable=True)
+    timeout_at: datetime | None = _ts(nullable=True)
+    submitted_at: datetime | None = _ts(nullable=True)
+    review_due_at: datetime | None = _ts(nullable=True)
+    outcome: str | None = Field(default=None, max_length=16)
+    score: float | None = None
+    late: bool = False
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SubmissionRow(SQLModel, table=True):
+    __tablename__ = "submissions"
+    __table_args__ = (_tenant_fk("assignment_id", "assignments"), Index(None, "tenant_id", "assignment_id", "id"))
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    assignment_id: UUID
+    attempt: int
+    body: str | None = _text()
+    links: list[dict] = _json()
+    attachments: list[dict] = _json()
+    time_spent: timedelta | None = Field(default=None, sa_type=Seconds)
+    submitted_by_type: str = Field(max_length=16)
+    submitted_by_id: UUID | None = None
+    submitted_at: datetime = _ts()
+    late: bool
+    status: str = Field(max_length=16)
+    reclaimed_at: datetime | None = _ts(nullable=True)
+
+
+class ReviewRow(SQLModel, table=True):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        _tenant_fk("assignment_id", "assignments"),
+        _tenant_fk("submission_id", "submissions"),
+        Index(None, "tenant_id", "assignment_id", "id"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    assignment_id: UUID
+    submission_id: UUID
+    attempt: int
+    reviewer_id: UUID
+    reviewed_by_type: str = Field(max_length=16)
+    reviewed_by_id: UUID | None = None
+    outcome: str = Field(max_length=16)
+    scores: list[dict] = _json()
+    score: float
+    feedback: str = _text(nullable=False)
+    created_at: datetime = _ts()
+
+
+class EvidenceRow(SQLModel, table=True):
+    __tablename__ = "evidence"
+    __table_args__ = (
+        _tenant_fk("person_id", "people"),
+        _tenant_fk("skill_id", "skills"),
+        _tenant_fk("assignment_id", "assignments"),
+        _tenant_fk("review_id", "reviews"),
+        Index(None, "tenant_id", "person_id", "skill_id"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    person_id: UUID
+    skill_id: UUID
+    level: int
+    assignment_id: UUID
+    review_id: UUID
+    score: float
+    created_at: datetime = _ts()
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (Index(None, "tenant_id", "subject_id", "id"),)
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    type: str = Field(max_length=64)
+    occurred_at: datetime = _ts()
+    actor_type: str = Field(max_length=16)
+    actor_id: UUID | None = None
+    subject_type: str = Field(max_length=32)
+    subject_id: UUID
+    data: dict = _json()
+    details: dict = _json()
+
+
+tenants = TenantRow.__table__
+api_keys = ApiKeyRow.__table__
+people = PersonRow.__table__
+skills = SkillRow.__table__
+briefs = BriefRow.__table__
+assignments = AssignmentRow.__table__
+submissions = SubmissionRow.__table__
+reviews = ReviewRow.__table__
+evidence = EvidenceRow.__table__
+events = EventRow.__table__
