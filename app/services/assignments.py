@@ -9,7 +9,7 @@ from uuid import UUID
 
 from app.domain.actors import Scope
 from app.domain.assignment import ACTION_SCOPE, Action, Assignment, DomainEvent, State
-from app.domain.briefs import CriterionScore
+from app.domain.briefs import MAX_OFFER_TTL, CriterionScore
 from app.domain.errors import Conflict, invalid
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest
@@ -49,8 +49,11 @@ async def offer(ctx: Context, request: Offer) -> Assignment:
             if reviewer is None or not reviewer.active:
                 raise invalid(("body", "reviewer_id"), f"No active person with id {reviewer_id}.", "unknown_person", code="assignment.unknown_reviewer")
         expires_at = request.offer_expires_at or now + content.offer_ttl
-        if expires_at <= now:
-            raise invalid(("body", "offer_expires_at"), "offer_expires_at must be in the future.", "value_error", code="assignment.invalid_offer_expiry")
+        if not now < expires_at <= now + MAX_OFFER_TTL:
+            raise invalid(
+                ("body", "offer_expires_at"), "offer_expires_at must be in the future and at most 90 days away.",
+                "value_error", code="assignment.invalid_offer_expiry",
+            )
         if request.external_ref is not None:
             await _ensure_external_ref_free(uow, request.external_ref)
         assignment = Assignment(

@@ -132,3 +132,13 @@ async def test_credentials(api: Api) -> None:
     assert problem(response, 403, "forbidden.missing_scope")["required_scope"] == "people:write"
     assert (await api.client.get("/v1/people", headers={"Authorization": f"Bearer {reader}"})).status_code == 200
     problem(await api.client.get("/v1/assignments", headers={"Authorization": f"Bearer {reader}"}), 403)
+
+
+async def test_control_characters_are_refused_before_they_reach_the_database(api: Api) -> None:
+    """PostgreSQL cannot store NUL in text; such input is a 422, never a 500."""
+    assignment = await api.accepted()
+    problem(await api.post(f"/v1/assignments/{assignment['id']}/withdraw", {"reason": "bad\x00reason"}), 422, "validation_failed")
+    problem(await api.get("/v1/assignments", params={"external_ref": "x\x00y"}), 422, "validation_failed")
+    problem(await api.post("/v1/people", {"external_id": "nul\x00", "display_name": "x"}), 422, "validation_failed")
+    problem(await api.post(f"/v1/assignments/{assignment['id']}/submissions", {"body": "a\x00b"}), 422, "validation_failed")
+    assert (await api.assignment(assignment["id"]))["state"] == "accepted"

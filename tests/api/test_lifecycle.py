@@ -45,7 +45,7 @@ async def test_offer_accept_submit_pass_leaves_evidence_and_history(api: Api) ->
     events = await api.events(offered["id"])
     assert [e["type"] for e in events] == ["assignment.offered", "assignment.accepted", "assignment.submitted", "assignment.passed"]
     assert all(e["actor"]["type"] == "api_key" and e["subject"] == {"type": "assignment", "id": offered["id"]} for e in events)
-    assert events[-1]["data"]["state"] == "passed"
+    assert events[-1]["data"]["state"] == "passed" and "tenant_id" not in events[-1]["data"]
 
 
 async def test_revise_starts_a_fresh_timebox_until_attempts_run_out(api: Api) -> None:
@@ -190,6 +190,8 @@ async def test_offer_refusals(api: Api) -> None:
     problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": report["id"], "external_ref": "lms-42"}), 409, "assignment.external_ref_taken")
     past = iso(api.clock.now() - timedelta(minutes=1))
     problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": report["id"], "offer_expires_at": past}), 422, "assignment.invalid_offer_expiry")
+    far = iso(api.clock.now() + timedelta(days=91))
+    problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": report["id"], "offer_expires_at": far}), 422, "assignment.invalid_offer_expiry")
     inactive = await api.person(manager_id=manager["id"], active=False)
     problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": inactive["id"]}), 422, "assignment.unknown_assignee")
 

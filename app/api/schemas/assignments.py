@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.api.schemas.catalog import DeliverableOut, RubricOut
-from app.api.schemas.common import ActorOut, Duration, ExternalId, ListOf, Name, RequestModel, Resource, Text, UtcDatetime
+from app.api.schemas.common import (
+    ActorOut, Duration, ExternalId, ListOf, Name, RequestModel, Resource, Text, UtcDatetime, no_control_characters,
+)
 from app.domain.actors import Actor
 from app.domain.assignment import Action, Assignment, State
 from app.domain.briefs import CriterionScore
@@ -17,7 +19,7 @@ from app.domain.events import Event
 from app.domain.work import Attachment, Link, Outcome, Review, Submission, SubmissionContent
 from app.services.assignments import Offer, ReviewInput
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(no_control_characters)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f]+$")]
 
 

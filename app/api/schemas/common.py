@@ -48,7 +48,7 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """An RFC 3339 timestamp with an offset; stored and returned in UTC with `Z`."""
 
 
-def _no_control(value: str) -> str:
+def no_control_characters(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
         raise ValueError("control characters are not allowed")
     return value
@@ -56,7 +56,7 @@ def _no_control(value: str) -> str:
 
 def Text(max_length: int, min_length: int = 0) -> type[str]:  # noqa: N802  (a type factory)
     """A string with length bounds and no control characters (newlines and tabs allowed)."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_control)]  # type: ignore[return-value]
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_control_characters)]  # type: ignore[return-value]
 
 
 def Name(max_length: int = 200) -> type[str]:  # noqa: N802

@@ -13,7 +13,7 @@ from app.api.schemas.assignments import (
     AcceptIn, AssignmentList, AssignmentOut, DeclineIn, EventList, EventOut, ExtendIn, OfferIn, ReviewIn, ReviewList,
     ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn,
 )
-from app.api.schemas.common import UtcDatetime
+from app.api.schemas.common import ExternalId, UtcDatetime
 from app.domain.assignment import Assignment, State
 from app.domain.ports import AssignmentFilter
 from app.services import assignments as service
@@ -49,7 +49,7 @@ async def list_assignments(
     reviewer_id: Annotated[list[UUID] | None, Query()] = None,
     brief_id: Annotated[list[UUID] | None, Query()] = None,
     skill_id: Annotated[list[UUID] | None, Query()] = None,
-    external_ref: Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query()] = None,
+    external_ref: Annotated[list[ExternalId] | None, Query()] = None,
     due_before: Annotated[UtcDatetime | None, Query(description="Only assignments due before this time.")] = None,
 ) -> AssignmentList:
     filters = AssignmentFilter(

@@ -169,10 +169,13 @@ def evidence_from(row: Row) -> Evidence:
 
 
 def event_values(e: Event) -> dict[str, Any]:
+    data = jsonable(e.data)
+    if isinstance(data, dict):
+        data.pop("tenant_id", None)  # the event's own tenant; never part of a representation
     return {
         "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
         "actor_type": e.actor.type.value, "actor_id": e.actor.id, "subject_type": e.subject_type,
-        "subject_id": e.subject_id, "data": jsonable(e.data), "details": jsonable(e.details),
+        "subject_id": e.subject_id, "data": data, "details": jsonable(e.details),
     }
 
 

@@ -10,7 +10,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-ROOT = Path(__file__).resolve().parents[3]
+def _project_root() -> Path:
+    """The folder holding alembic.ini: the source tree, or the working directory of an installed copy."""
+    source = Path(__file__).resolve().parents[3]
+    return source if (source / "alembic.ini").exists() else Path.cwd()
+
+
+ROOT = _project_root()
 
 
 def alembic_config(url: str | None = None) -> Config:
