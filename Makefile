@@ -17,7 +17,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/stint migrate
 	$(BIN)/stint demo
-	$(BIN)/stint serve
+	$(BIN)/stint serve --with-worker
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate may emit sqlmodel.sql.sqltypes.AutoString)
+import sqlmodel  # noqa: F401  (autogenerate may emit sqlmodel.sql.sqltypes.AutoString; replace it with sa.String)
 from alembic import op
 ${imports if imports else ""}
 

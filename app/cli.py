@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 from typing import Any, Awaitable, Callable
 from uuid import UUID
 
+from app import logs
 from app.domain.errors import DomainError, InvalidInput
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.repositories.sql.migrations import upgrade_sync
 from app.services import tenants
 from app.settings import get_settings
+from app.workers.runner import run_sweeper
 
 
 def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
     async def run() -> Any:
-        database = Database.from_url(get_settings().database_url)
+        settings = get_settings()
+        database = Database.from_url(settings.database_url, settings.reminder_policy())
         try:
             return await work(database)
         finally:
@@ -30,11 +35,31 @@ def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.with_worker:  # read by create_app in the server process, through the settings
+        os.environ["STINT_WITH_WORKER"] = "true"
+        get_settings.cache_clear()
     settings = get_settings()
     uvicorn.run(
         "app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
         log_level=settings.log_level, proxy_headers=True,
     )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+
+    async def work(database: Database) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_sweeper(
+            database, SystemClock(), Uuid7Ids(), batch_size=settings.sweep_batch_size,
+            interval=settings.sweep_interval_seconds, stop=stop,
+        )
+
+    _with_database(work)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -95,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="Serve the API (uvicorn).")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--with-worker", action="store_true", help="Also run the deadline sweeper in this process.")
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="Run the deadline sweeper until SIGTERM.")
+    worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="Apply database migrations (a no-op when current).")
     migrate.add_argument("--revision", default="head")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app import logs
 from app.api import errors
 from app.api.deps import Runtime
 from app.api.guard import RequestGuard
@@ -17,6 +19,7 @@ from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.settings import Settings, get_settings
+from app.workers.runner import run_sweeper
 
 DESCRIPTION = """\
 Stint runs micro-assignments: short, skill-based tasks offered to a person, done inside a timebox,
@@ -41,12 +44,25 @@ def create_app(
     ids: IdGenerator | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_level)
     owns_database = database is None
-    runtime = Runtime(database or Database.from_url(settings.database_url), clock or SystemClock(), ids or Uuid7Ids())
+    runtime = Runtime(
+        database or Database.from_url(settings.database_url, settings.reminder_policy()), clock or SystemClock(), ids or Uuid7Ids()
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker = None
+        if settings.with_worker:
+            worker = asyncio.create_task(run_sweeper(
+                runtime.database, runtime.clock, runtime.ids,
+                batch_size=settings.sweep_batch_size, interval=settings.sweep_interval_seconds, stop=stop,
+            ))
         yield
+        stop.set()
+        if worker is not None:
+            await worker
         if owns_database:
             await runtime.database.dispose()
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.deadlines import ReminderPolicy
 
 
 class Settings(BaseSettings):
@@ -15,6 +19,17 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+
+    # The deadline sweeper (`stint worker`, or `stint serve --with-worker`).
+    with_worker: bool = False
+    sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    due_soon_share: float = Field(default=0.2, ge=0, le=1)
+    due_soon_min_lead: timedelta = timedelta(minutes=15)
+    offer_expiring_lead: timedelta = timedelta(hours=24)
+
+    def reminder_policy(self) -> ReminderPolicy:
+        return ReminderPolicy(self.due_soon_share, self.due_soon_min_lead, self.offer_expiring_lead)
 
 
 @lru_cache

@@ -15,7 +15,7 @@ EXPECTED_OPERATIONS = {
     "create_brief", "list_briefs", "get_brief", "update_brief", "publish_brief", "archive_brief",
     "offer_assignment", "list_assignments", "get_assignment", "accept_assignment", "decline_assignment",
     "withdraw_assignment", "extend_assignment", "reclaim_submission", "submit_assignment", "list_submissions",
-    "review_submission", "list_reviews", "list_assignment_events", "healthz",
+    "review_submission", "list_reviews", "list_assignment_events", "list_extensions", "healthz",
 }
 
 

@@ -107,6 +107,10 @@ class Assignment:
     score: float | None = None
     late: bool = False
     version: int = 1
+    # Reminders already sent (see app.domain.deadlines); re-armed when the deadline they watch moves.
+    offer_expiring_notified: bool = False
+    due_soon_notified: bool = False
+    review_overdue_notified: bool = False
 
     # -- derived -----------------------------------------------------------
     @property
@@ -166,6 +170,8 @@ class Assignment:
         self.submitted_at = None
         self.review_due_at = None
         self.late = False
+        self.due_soon_notified = False
+        self.review_overdue_notified = False
 
     def accept(self, now: datetime, starts_at: datetime | None = None) -> DomainEvent:
         self.check(Action.ACCEPT, now)
@@ -219,6 +225,7 @@ class Assignment:
         )
         self.submitted_at = now
         self.review_due_at = now + self.brief.review_within
+        self.review_overdue_notified = False
         self.late = late
         self._move(State.SUBMITTED, now)
         return DomainEvent("assignment.submitted", {"submission_id": str(submission_id), "late": late}), submission
@@ -242,6 +249,7 @@ class Assignment:
             raise invalid(("body", "due_at"), "The new due_at may be at most 365 days from now.", code="assignment.invalid_due_at")
         previous = self.due_at
         self.due_at = due_at
+        self.due_soon_notified = False
         if state is State.TIMED_OUT:
             reopened = State.ACCEPTED if self.attempt == 1 else State.REVISION_REQUESTED
         else:

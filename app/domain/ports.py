@@ -14,7 +14,7 @@ from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person
 from app.domain.skills import Skill
-from app.domain.work import Evidence, Review, Submission
+from app.domain.work import Evidence, Extension, Review, Submission
 
 
 class Clock(Protocol):
@@ -86,6 +86,11 @@ class ReviewRepository(Protocol):
     async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Review]: ...
 
 
+class ExtensionRepository(Protocol):
+    async def add(self, extension: Extension) -> None: ...
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Extension]: ...
+
+
 class EvidenceRepository(Protocol):
     async def add(self, evidence: Evidence) -> None: ...
     async def for_person(self, person_id: UUID) -> list[Evidence]: ...
@@ -107,6 +112,7 @@ class UnitOfWork(Protocol):
     submissions: SubmissionRepository
     reviews: ReviewRepository
     evidence: EvidenceRepository
+    extensions: ExtensionRepository
     events: EventRepository
 
     async def __aenter__(self) -> Self: ...
@@ -116,6 +122,29 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, tenant_id: UUID) -> UnitOfWork: ...
+
+
+class DeadlineQueue(Protocol):
+    """Assignments with a deadline due, across every tenant: the sweeper's view of storage."""
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Assignment]:
+        """Due assignments, earliest first, locked against other sweepers (skipping ones they hold)."""
+        ...
+    async def save(self, swept: list[tuple[Assignment, int]]) -> None:
+        """Write each assignment back (compare-and-set on the version it was claimed at)."""
+        ...
+    async def add_events(self, events: list[Event]) -> None: ...
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """The earliest deadline still due and unclaimed: how far behind the sweeper is."""
+        ...
+
+
+class SweepUnitOfWork(Protocol):
+    deadlines: DeadlineQueue
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def commit(self) -> None: ...
 
 
 class TenantDirectory(Protocol):

@@ -86,3 +86,19 @@ class Evidence:
     review_id: UUID
     score: float
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One move of an assignment's due_at: who, when, from what to what, and why."""
+
+    id: UUID
+    tenant_id: UUID
+    assignment_id: UUID
+    attempt: int
+    previous_due_at: datetime | None
+    due_at: datetime
+    reason: str
+    reopened: bool
+    extended_by: ActorRef
+    created_at: datetime

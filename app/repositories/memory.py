@@ -20,7 +20,7 @@ from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
-from app.domain.work import Evidence, Review, Submission, SubmissionStatus
+from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
 
 
 @dataclass
@@ -32,6 +32,7 @@ class _Store:
     submissions: dict[UUID, Submission] = field(default_factory=dict)
     reviews: dict[UUID, Review] = field(default_factory=dict)
     evidence: dict[UUID, Evidence] = field(default_factory=dict)
+    extensions: dict[UUID, Extension] = field(default_factory=dict)
     events: dict[UUID, Event] = field(default_factory=dict)
 
 
@@ -144,6 +145,11 @@ class MemoryReviews(_Repo):
         return _page([r for r in self.rows.values() if r.assignment_id == assignment_id], page)
 
 
+class MemoryExtensions(_Repo):
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
+        return _page([x for x in self.rows.values() if x.assignment_id == assignment_id], page)
+
+
 class MemoryEvidence(_Repo):
     async def for_person(self, person_id: UUID) -> list[Evidence]:
         return sorted((copy.deepcopy(e) for e in self.rows.values() if e.person_id == person_id), key=lambda e: e.id)
@@ -169,6 +175,7 @@ class MemoryUnitOfWork:
         self.submissions = MemorySubmissions(w.submissions, "submission")
         self.reviews = MemoryReviews(w.reviews, "review")
         self.evidence = MemoryEvidence(w.evidence, "evidence")
+        self.extensions = MemoryExtensions(w.extensions, "extension")
         self.events = MemoryEvents(w.events, "event")
         return self
 

@@ -14,7 +14,7 @@ from app.domain.errors import Conflict, invalid
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest
 from app.domain.ports import AssignmentFilter, UnitOfWork
-from app.domain.work import Outcome, Review, Submission, SubmissionContent
+from app.domain.work import Extension, Outcome, Review, Submission, SubmissionContent
 from app.services.context import Context, check_if_match, record, require_found
 
 
@@ -132,7 +132,15 @@ async def withdraw(ctx: Context, assignment_id: UUID, reason: str, expected_vers
 
 async def extend(ctx: Context, assignment_id: UUID, due_at: datetime, reason: str, expected_version: int | None = None) -> Assignment:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
-        return assignment.extend(ctx.clock.now(), due_at, reason)
+        now = ctx.clock.now()
+        previous = assignment.due_at
+        event = assignment.extend(now, due_at, reason)
+        await uow.extensions.add(Extension(
+            id=ctx.ids.new_id(), tenant_id=assignment.tenant_id, assignment_id=assignment.id, attempt=assignment.attempt,
+            previous_due_at=previous, due_at=due_at, reason=reason, reopened=event.details["reopened"],
+            extended_by=ctx.actor.ref, created_at=now,
+        ))
+        return event
 
     return await _transition(ctx, assignment_id, Action.EXTEND, expected_version, step)
 
@@ -204,6 +212,13 @@ async def list_reviews(ctx: Context, assignment_id: UUID, page: PageRequest) -> 
     async with ctx.uow() as uow:
         require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
         return await uow.reviews.list(assignment_id, page)
+
+
+async def list_extensions(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
+    ctx.actor.require(Scope.ASSIGNMENTS_READ)
+    async with ctx.uow() as uow:
+        require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        return await uow.extensions.list(assignment_id, page)
 
 
 async def list_events(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Event]:

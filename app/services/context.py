@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from app.domain.actors import Actor
+from app.domain.actors import Actor, ActorRef
 from app.domain.errors import NotFound, PreconditionFailed
 from app.domain.events import Event
 from app.domain.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
@@ -35,20 +36,26 @@ async def record(
     ctx: Context, uow: UnitOfWork, type_: str, subject: Any, details: dict[str, Any] | None = None
 ) -> Event:
     """Append the event for a change, in the change's transaction. `data` is a snapshot of `subject`."""
-    subject_type = type_.split(".", 1)[0]
-    event = Event(
-        id=ctx.ids.new_id(),
-        tenant_id=uow.tenant_id,
-        type=type_,
-        occurred_at=ctx.clock.now(),
-        actor=ctx.actor.ref,
-        subject_type=subject_type,
-        subject_id=subject.id,
-        data=dataclasses.replace(subject) if dataclasses.is_dataclass(subject) else subject,
-        details=details or {},
-    )
+    event = build_event(ctx.ids.new_id(), uow.tenant_id, type_, ctx.clock.now(), ctx.actor.ref, subject, details)
     await uow.events.add(event)
     return event
+
+
+def build_event(
+    event_id: UUID, tenant_id: UUID, type_: str, at: datetime, actor: ActorRef, subject: Any, details: dict[str, Any] | None = None
+) -> Event:
+    """An event about `subject` (a domain entity); its type name is the subject type (Assignment -> assignment)."""
+    return Event(
+        id=event_id,
+        tenant_id=tenant_id,
+        type=type_,
+        occurred_at=at,
+        actor=actor,
+        subject_type=type(subject).__name__.lower(),
+        subject_id=subject.id,
+        data=dataclasses.replace(subject),
+        details=details or {},
+    )
 
 
 def require_found(item: T | None, kind: str, ident: UUID) -> T:

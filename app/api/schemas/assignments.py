@@ -16,7 +16,7 @@ from app.domain.actors import Actor
 from app.domain.assignment import Action, Assignment, State
 from app.domain.briefs import CriterionScore
 from app.domain.events import Event
-from app.domain.work import Attachment, Link, Outcome, Review, Submission, SubmissionContent
+from app.domain.work import Attachment, Extension, Link, Outcome, Review, Submission, SubmissionContent
 from app.services.assignments import Offer, ReviewInput
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(no_control_characters)]
@@ -228,6 +228,29 @@ class ReviewOut(BaseModel):
 
 
 class ReviewList(ListOf[ReviewOut]):
+    pass
+
+
+class ExtensionOut(BaseModel):
+    id: UUID
+    assignment_id: UUID
+    attempt: int
+    previous_due_at: datetime | None
+    due_at: datetime
+    reason: str
+    reopened: bool = Field(description="Whether this extension reopened a timed-out assignment.")
+    extended_by: ActorOut
+    created_at: datetime
+
+    @classmethod
+    def of(cls, x: Extension) -> "ExtensionOut":
+        return cls(
+            id=x.id, assignment_id=x.assignment_id, attempt=x.attempt, previous_due_at=x.previous_due_at, due_at=x.due_at,
+            reason=x.reason, reopened=x.reopened, extended_by=ActorOut.of(x.extended_by), created_at=x.created_at,
+        )
+
+
+class ExtensionList(ListOf[ExtensionOut]):
     pass
 
 

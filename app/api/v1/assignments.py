@@ -10,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from app.api.deps import Ctx, IfMatch, Paging, page_body, set_etag
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import (
-    AcceptIn, AssignmentList, AssignmentOut, DeclineIn, EventList, EventOut, ExtendIn, OfferIn, ReviewIn, ReviewList,
+    AcceptIn, AssignmentList, AssignmentOut, DeclineIn, EventList, EventOut, ExtendIn, ExtensionList, ExtensionOut, OfferIn,
+    ReviewIn, ReviewList,
     ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn,
 )
 from app.api.schemas.common import ExternalId, UtcDatetime
@@ -126,6 +127,14 @@ async def review_submission(ctx: Ctx, assignment_id: AssignmentId, body: ReviewI
 async def list_reviews(ctx: Ctx, assignment_id: AssignmentId, paging: Paging, request: Request, response: Response) -> ReviewList:
     page = await service.list_reviews(ctx, assignment_id, paging)
     return ReviewList(**page_body(request, response, page, [ReviewOut.of(r) for r in page.items]))
+
+
+@router.get("/{assignment_id}/extensions", operation_id="list_extensions",
+            summary="Every move of the assignment's due_at: who, when, old and new, and why",
+            responses=problem_responses(400, 403, 404, 422))
+async def list_extensions(ctx: Ctx, assignment_id: AssignmentId, paging: Paging, request: Request, response: Response) -> ExtensionList:
+    page = await service.list_extensions(ctx, assignment_id, paging)
+    return ExtensionList(**page_body(request, response, page, [ExtensionOut.of(x) for x in page.items]))
 
 
 @router.get("/{assignment_id}/events", operation_id="list_assignment_events", summary="The assignment's history, oldest first",

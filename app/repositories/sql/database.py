@@ -10,12 +10,14 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.domain.deadlines import ReminderPolicy
 from app.domain.errors import Conflict, StorageUnavailable
 from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.repositories import (
-    SqlAssignments, SqlBriefs, SqlEvents, SqlEvidence, SqlPeople, SqlReviews, SqlSkills, SqlSubmissions,
+    SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlEvents, SqlEvidence, SqlExtensions, SqlPeople, SqlReviews, SqlSkills,
+    SqlSubmissions,
 )
 
 
@@ -59,12 +61,27 @@ def _is_unavailable(exc: BaseException) -> bool:
 class SqlUnitOfWork:
     """One connection, one transaction, one tenant. Rolls back unless `commit()` was called."""
 
-    def __init__(self, engine: AsyncEngine, tenant_id: UUID) -> None:
+    def __init__(self, engine: AsyncEngine, tenant_id: UUID, policy: ReminderPolicy) -> None:
         self._engine = engine
         self.tenant_id = tenant_id
+        self._policy = policy
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
+        conn = await self._open()
+        tenant = self.tenant_id
+        self.people = SqlPeople(conn, tenant)
+        self.skills = SqlSkills(conn, tenant)
+        self.briefs = SqlBriefs(conn, tenant)
+        self.assignments = SqlAssignments(conn, tenant, self._policy)
+        self.submissions = SqlSubmissions(conn, tenant)
+        self.reviews = SqlReviews(conn, tenant)
+        self.evidence = SqlEvidence(conn, tenant)
+        self.extensions = SqlExtensions(conn, tenant)
+        self.events = SqlEvents(conn, tenant)
+        return self
+
+    async def _open(self) -> AsyncConnection:
         try:
             self._conn = await self._engine.connect()
             await self._conn.begin()
@@ -74,16 +91,7 @@ class SqlUnitOfWork:
             if _is_unavailable(exc) or isinstance(exc, DBAPIError):
                 raise StorageUnavailable() from exc
             raise
-        conn, tenant = self._conn, self.tenant_id
-        self.people = SqlPeople(conn, tenant)
-        self.skills = SqlSkills(conn, tenant)
-        self.briefs = SqlBriefs(conn, tenant)
-        self.assignments = SqlAssignments(conn, tenant)
-        self.submissions = SqlSubmissions(conn, tenant)
-        self.reviews = SqlReviews(conn, tenant)
-        self.evidence = SqlEvidence(conn, tenant)
-        self.events = SqlEvents(conn, tenant)
-        return self
+        return self._conn
 
     async def commit(self) -> None:
         assert self._conn is not None
@@ -101,18 +109,33 @@ class SqlUnitOfWork:
             raise StorageUnavailable() from exc
 
 
-class Database:
-    """The storage adapter as the app sees it: a unit-of-work factory and the tenant directory."""
+class SqlSweepUnitOfWork(SqlUnitOfWork):
+    """A transaction over every tenant's deadlines, for the sweeper only."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy) -> None:
+        super().__init__(engine, UUID(int=0), policy)
+
+    async def __aenter__(self) -> Self:
+        self.deadlines = SqlDeadlineQueue(await self._open(), self._policy)
+        return self
+
+
+class Database:
+    """The storage adapter as the app sees it: unit-of-work factories and the tenant directory."""
+
+    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy | None = None) -> None:
         self.engine = engine
+        self.policy = policy or ReminderPolicy()
 
     @classmethod
-    def from_url(cls, url: str) -> "Database":
-        return cls(make_engine(url))
+    def from_url(cls, url: str, policy: ReminderPolicy | None = None) -> "Database":
+        return cls(make_engine(url), policy)
 
     def uow(self, tenant_id: UUID) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, tenant_id)
+        return SqlUnitOfWork(self.engine, tenant_id, self.policy)
+
+    def sweep_uow(self) -> SqlSweepUnitOfWork:
+        return SqlSweepUnitOfWork(self.engine, self.policy)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -11,11 +12,14 @@ from sqlalchemy import Row
 from app.domain.actors import ActorRef, ActorType, Scope
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
+from app.domain.deadlines import ReminderPolicy, next_deadline
 from app.domain.events import Event
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
-from app.domain.work import Attachment, Evidence, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus
+from app.domain.work import (
+    Attachment, Evidence, Extension, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus,
+)
 
 _content = TypeAdapter(BriefContent)
 _levels = TypeAdapter(tuple[SkillLevel, ...])
@@ -91,21 +95,33 @@ _ASSIGNMENT_PLAIN = (
     "tenant_id", "id", "brief_id", "brief_version", "assignee_id", "reviewer_id", "offer_expires_at",
     "context_note", "external_ref", "attempt", "starts_at", "due_at", "submitted_at", "review_due_at",
     "score", "late", "version", "created_at", "updated_at",
+    "offer_expiring_notified", "due_soon_notified", "review_overdue_notified",
 )
 
 
-def assignment_values(a: Assignment) -> dict[str, Any]:
+def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
+    """The row, with the derived columns queries filter on: timeout_at and the sweeper's next_deadline_at."""
     values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
     values.update(
         brief=content_to_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
         offered_by_id=a.offered_by.id, state=a.state.value, timeout_at=a.timeout_at,
-        outcome=None if a.outcome is None else a.outcome.value,
+        outcome=None if a.outcome is None else a.outcome.value, next_deadline_at=next_deadline(a, policy),
     )
     return values
 
 
+def assignment_event_data(a: Assignment) -> dict[str, Any]:
+    """An assignment as events carry it: without the pinned brief (fetch it by brief_id/brief_version)."""
+    data = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.name not in _EVENT_OMITS}
+    data.update(skill_id=a.skill_id, max_attempts=a.max_attempts, timeout_at=a.timeout_at)
+    return jsonable(data)
+
+
+_EVENT_OMITS = frozenset({"tenant_id", "brief", "offer_expiring_notified", "due_soon_notified", "review_overdue_notified"})
+
+
 def assignment_from(row: Row) -> Assignment:
-    m = row._mapping
+    m = row._mapping  # next_deadline_at and timeout_at are derived: not read back
     return Assignment(
         **{name: m[name] for name in _ASSIGNMENT_PLAIN},
         brief=content_from_json(m["brief"]),
@@ -169,7 +185,7 @@ def evidence_from(row: Row) -> Evidence:
 
 
 def event_values(e: Event) -> dict[str, Any]:
-    data = jsonable(e.data)
+    data = assignment_event_data(e.data) if isinstance(e.data, Assignment) else jsonable(e.data)
     if isinstance(data, dict):
         data.pop("tenant_id", None)  # the event's own tenant; never part of a representation
     return {
@@ -204,3 +220,20 @@ def key_from(row: Row) -> ApiKey:
     values = dict(row._mapping)
     values["scopes"] = frozenset(Scope(s) for s in values["scopes"])
     return ApiKey(**values)
+
+
+def extension_values(x: Extension) -> dict[str, Any]:
+    return {
+        "tenant_id": x.tenant_id, "id": x.id, "assignment_id": x.assignment_id, "attempt": x.attempt,
+        "previous_due_at": x.previous_due_at, "due_at": x.due_at, "reason": x.reason, "reopened": x.reopened,
+        "extended_by_type": x.extended_by.type.value, "extended_by_id": x.extended_by.id, "created_at": x.created_at,
+    }
+
+
+def extension_from(row: Row) -> Extension:
+    m = row._mapping
+    return Extension(
+        id=m["id"], tenant_id=m["tenant_id"], assignment_id=m["assignment_id"], attempt=m["attempt"],
+        previous_due_at=m["previous_due_at"], due_at=m["due_at"], reason=m["reason"], reopened=m["reopened"],
+        extended_by=_actor(m["extended_by_type"], m["extended_by_id"]), created_at=m["created_at"],
+    )

@@ -10,19 +10,20 @@ from datetime import datetime
 from typing import Any, Callable, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Table, and_, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefStatus
+from app.domain.deadlines import ReminderPolicy
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
-from app.domain.work import Evidence, Review, Submission, SubmissionStatus
+from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 
@@ -46,8 +47,11 @@ class _TenantTable(Generic[T]):
     def _scoped(self, *conditions: Any) -> Any:
         return and_(self.table.c.tenant_id == self._tenant_id, *conditions)
 
+    def _values(self, item: T) -> dict[str, Any]:
+        return type(self).to_values(item)
+
     async def _insert(self, item: T) -> None:
-        values = type(self).to_values(item)
+        values = self._values(item)
         assert values["tenant_id"] == self._tenant_id, "writing into another tenant"
         try:
             await self._conn.execute(insert(self.table).values(values))
@@ -67,7 +71,7 @@ class _TenantTable(Generic[T]):
         return None if row is None else type(self).from_row(row)
 
     async def _cas(self, item: T, item_id: UUID, expected_version: int) -> None:
-        values = type(self).to_values(item)
+        values = self._values(item)
         try:
             result = await self._conn.execute(
                 update(self.table)
@@ -200,8 +204,15 @@ def _effective_state_condition(table: Table, state: State, now: datetime) -> Any
 
 class SqlAssignments(_TenantTable[Assignment]):
     table, kind = t.assignments, "assignment"
-    to_values, from_row = staticmethod(m.assignment_values), staticmethod(m.assignment_from)
+    from_row = staticmethod(m.assignment_from)
     unique_fields = {"external_ref": "assignment.external_ref_taken"}
+
+    def __init__(self, conn: AsyncConnection, tenant_id: UUID, policy: ReminderPolicy) -> None:
+        super().__init__(conn, tenant_id)
+        self._policy = policy
+
+    def _values(self, item: Assignment) -> dict[str, Any]:
+        return m.assignment_values(item, self._policy)
 
     async def add(self, assignment: Assignment) -> None:
         await self._insert(assignment)
@@ -269,6 +280,17 @@ class SqlReviews(_TenantTable[Review]):
         return await self._page(page, self.table.c.assignment_id == assignment_id)
 
 
+class SqlExtensions(_TenantTable[Extension]):
+    table, kind = t.extensions, "extension"
+    to_values, from_row = staticmethod(m.extension_values), staticmethod(m.extension_from)
+
+    async def add(self, extension: Extension) -> None:
+        await self._insert(extension)
+
+    async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
+        return await self._page(page, self.table.c.assignment_id == assignment_id)
+
+
 class SqlEvidence(_TenantTable[Evidence]):
     table, kind = t.evidence, "evidence"
     to_values, from_row = staticmethod(m.evidence_values), staticmethod(m.evidence_from)
@@ -290,3 +312,50 @@ class SqlEvents(_TenantTable[Event]):
 
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
         return await self._page(page, self.table.c.subject_id == subject_id)
+
+
+class SqlDeadlineQueue:
+    """The sweeper's cross-tenant view. Claims lock rows with FOR UPDATE SKIP LOCKED on PostgreSQL,
+    so concurrent sweepers share the work; SQLite's single writer makes the same code correct there."""
+
+    def __init__(self, conn: AsyncConnection, policy: ReminderPolicy) -> None:
+        self._conn, self._policy = conn, policy
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Assignment]:
+        c = t.assignments.c
+        stmt = (
+            select(t.assignments)
+            .where(c.next_deadline_at.is_not(None), c.next_deadline_at <= now)
+            .order_by(c.next_deadline_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [m.assignment_from(row) for row in (await self._conn.execute(stmt)).all()]
+
+    async def save(self, swept: list[tuple[Assignment, int]]) -> None:
+        if not swept:
+            return
+        c = t.assignments.c
+        columns = ("state", "version", "updated_at", "offer_expiring_notified", "due_soon_notified",
+                   "review_overdue_notified", "next_deadline_at")
+        stmt = (
+            update(t.assignments)
+            .where(c.tenant_id == bindparam("k_tenant"), c.id == bindparam("k_id"), c.version == bindparam("k_version"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        rows = []
+        for assignment, expected in swept:
+            values = m.assignment_values(assignment, self._policy)
+            row = {name: values[name] for name in columns}
+            row.update(k_tenant=assignment.tenant_id, k_id=assignment.id, k_version=expected)
+            rows.append(row)
+        await self._conn.execute(stmt, rows)
+
+    async def add_events(self, events: list[Event]) -> None:
+        if events:
+            await self._conn.execute(insert(t.events), [m.event_values(e) for e in events])
+
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        c = t.assignments.c
+        stmt = select(func.min(c.next_deadline_at)).where(c.next_deadline_at.is_not(None), c.next_deadline_at <= now)
+        return (await self._conn.execute(stmt)).scalar()

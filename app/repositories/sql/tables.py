@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from app.repositories.sql.types import JSONType, Seconds, UTCDateTime
@@ -131,6 +131,12 @@ class AssignmentRow(SQLModel, table=True):
         Index(None, "tenant_id", "brief_id", "id"),
         Index(None, "tenant_id", "skill_id", "id"),
         Index(None, "tenant_id", "due_at"),
+        # The sweeper's claim index. It is cross-tenant by nature (one queue for every tenant);
+        # partial, so finished assignments cost it nothing.
+        Index(
+            "ix_assignments_next_deadline_at", "next_deadline_at",
+            postgresql_where=text("next_deadline_at IS NOT NULL"), sqlite_where=text("next_deadline_at IS NOT NULL"),
+        ),
     )
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
@@ -158,6 +164,10 @@ class AssignmentRow(SQLModel, table=True):
     version: int
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    offer_expiring_notified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    due_soon_notified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    review_overdue_notified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    next_deadline_at: datetime | None = _ts(nullable=True)
 
 
 class SubmissionRow(SQLModel, table=True):
@@ -221,6 +231,22 @@ class EvidenceRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class ExtensionRow(SQLModel, table=True):
+    __tablename__ = "extensions"
+    __table_args__ = (_tenant_fk("assignment_id", "assignments"), Index(None, "tenant_id", "assignment_id", "id"))
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    assignment_id: UUID
+    attempt: int
+    previous_due_at: datetime | None = _ts(nullable=True)
+    due_at: datetime = _ts()
+    reason: str = _text(nullable=False)
+    reopened: bool
+    extended_by_type: str = Field(max_length=16)
+    extended_by_id: UUID | None = None
+    created_at: datetime = _ts()
+
+
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (Index(None, "tenant_id", "subject_id", "id"),)
@@ -245,4 +271,5 @@ assignments = AssignmentRow.__table__
 submissions = SubmissionRow.__table__
 reviews = ReviewRow.__table__
 evidence = EvidenceRow.__table__
+extensions = ExtensionRow.__table__
 events = EventRow.__table__
