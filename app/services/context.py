@@ -42,9 +42,14 @@ async def record(
 
 
 def build_event(
-    event_id: UUID, tenant_id: UUID, type_: str, at: datetime, actor: ActorRef, subject: Any, details: dict[str, Any] | None = None
+    event_id: UUID, tenant_id: UUID, type_: str, at: datetime, actor: ActorRef, subject: Any,
+    details: dict[str, Any] | None = None, *, snapshot: bool = True,
 ) -> Event:
-    """An event about `subject` (a domain entity); its type name is the subject type (Assignment -> assignment)."""
+    """An event about `subject` (a domain entity); its type name is the subject type (Assignment -> assignment).
+
+    `snapshot` copies the subject so later changes in the same unit of work cannot leak into the event;
+    a caller that changes nothing more may skip the copy.
+    """
     return Event(
         id=event_id,
         tenant_id=tenant_id,
@@ -53,7 +58,7 @@ def build_event(
         actor=actor,
         subject_type=type(subject).__name__.lower(),
         subject_id=subject.id,
-        data=dataclasses.replace(subject),
+        data=dataclasses.replace(subject) if snapshot else subject,
         details=details or {},
     )
 

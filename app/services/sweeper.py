@@ -36,8 +36,10 @@ async def sweep_batch(uow: SweepUnitOfWork, clock: Clock, ids: IdGenerator, poli
         swept, events = [], []
         for assignment in claimed:
             version = assignment.version
-            for change in sweep(assignment, now, policy):
-                events.append(build_event(ids.new_id(), assignment.tenant_id, change.type, now, SYSTEM, assignment, change.details))
+            for change in sweep(assignment, now, policy):  # at most one change: the assignment is final here
+                events.append(build_event(
+                    ids.new_id(), assignment.tenant_id, change.type, now, SYSTEM, assignment, change.details, snapshot=False,
+                ))
             swept.append((assignment, version))
         await uow.deadlines.save(swept)
         await uow.deadlines.add_events(events)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
 
+from pydantic_core import to_json
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -21,7 +22,13 @@ from app.repositories.sql.repositories import (
 )
 
 
+def _json_serializer(value: Any) -> str:
+    """JSON columns take domain values as they are (datetimes, UUIDs, enums, dataclasses), written by pydantic-core."""
+    return to_json(value).decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("json_serializer", _json_serializer)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialise_sqlite_writers(engine)

@@ -32,8 +32,14 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+# Enum members by value: a dict lookup is several times faster than calling the enum, on every row read.
+_ACTOR_TYPES = {member.value: member for member in ActorType}
+_STATES = {member.value: member for member in State}
+_OUTCOMES = {member.value: member for member in Outcome}
+
+
 def _actor(type_: str, id_: Any) -> ActorRef:
-    return ActorRef(ActorType(type_), id_)
+    return ActorRef(_ACTOR_TYPES[type_], id_)
 
 
 # -- people, skills, briefs ---------------------------------------------------
@@ -111,23 +117,28 @@ def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
 
 
 def assignment_event_data(a: Assignment) -> dict[str, Any]:
-    """An assignment as events carry it: without the pinned brief (fetch it by brief_id/brief_version)."""
-    data = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if f.name not in _EVENT_OMITS}
+    """An assignment as events carry it: without the pinned brief (fetch it by brief_id/brief_version).
+
+    Plain Python values: the engine's JSON serialiser (pydantic-core) writes datetimes, UUIDs and enums.
+    """
+    data = {name: getattr(a, name) for name in _EVENT_FIELDS}
     data.update(skill_id=a.skill_id, max_attempts=a.max_attempts, timeout_at=a.timeout_at)
-    return jsonable(data)
+    return data
 
 
 _EVENT_OMITS = frozenset({"tenant_id", "brief", "offer_expiring_notified", "due_soon_notified", "review_overdue_notified"})
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(Assignment) if f.name not in _EVENT_OMITS)
 
 
-def assignment_from(row: Row) -> Assignment:
+def assignment_from(row: Row, brief: BriefContent) -> Assignment:
+    """`brief` is the pinned version, supplied by the caller (rows are read without it)."""
     m = row._mapping  # next_deadline_at and timeout_at are derived: not read back
     return Assignment(
         **{name: m[name] for name in _ASSIGNMENT_PLAIN},
-        brief=content_from_json(m["brief"]),
+        brief=brief,
         offered_by=_actor(m["offered_by_type"], m["offered_by_id"]),
-        state=State(m["state"]),
-        outcome=None if m["outcome"] is None else Outcome(m["outcome"]),
+        state=_STATES[m["state"]],
+        outcome=None if m["outcome"] is None else _OUTCOMES[m["outcome"]],
     )
 
 
@@ -185,13 +196,15 @@ def evidence_from(row: Row) -> Evidence:
 
 
 def event_values(e: Event) -> dict[str, Any]:
-    data = assignment_event_data(e.data) if isinstance(e.data, Assignment) else jsonable(e.data)
-    if isinstance(data, dict):
+    if isinstance(e.data, Assignment):
+        data = assignment_event_data(e.data)
+    else:
+        data = jsonable(e.data)
         data.pop("tenant_id", None)  # the event's own tenant; never part of a representation
     return {
         "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
         "actor_type": e.actor.type.value, "actor_id": e.actor.id, "subject_type": e.subject_type,
-        "subject_id": e.subject_id, "data": data, "details": jsonable(e.details),
+        "subject_id": e.subject_id, "data": data, "details": e.details,
     }
 
 
