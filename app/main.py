@@ -6,6 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
+import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -14,7 +15,8 @@ from app.api import errors
 from app.api.deps import Runtime
 from app.api.guard import RequestGuard
 from app.api.problems import PROBLEM_MEDIA_TYPE
-from app.api.v1 import assignments, catalog, people
+from app.api.tokens import JwksCache, TokenVerifier
+from app.api.v1 import assignments, catalog, me, people, tenant
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
@@ -32,6 +34,8 @@ TAGS = [
     {"name": "skills", "description": "The tenant's skill catalogue."},
     {"name": "briefs", "description": "Reusable, versioned definitions of micro-assignments."},
     {"name": "assignments", "description": "The lifecycle: offer → accept → timebox → submit → review."},
+    {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},
+    {"name": "tenant", "description": "The tenant's settings."},
     {"name": "operations", "description": "Health checks."},
 ]
 
@@ -42,13 +46,16 @@ def create_app(
     database: Database | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(settings.log_level)
     owns_database = database is None
-    runtime = Runtime(
-        database or Database.from_url(settings.database_url, settings.reminder_policy()), clock or SystemClock(), ids or Uuid7Ids()
-    )
+    database = database or Database.from_url(settings.database_url, settings.reminder_policy())
+    clock = clock or SystemClock()
+    http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+    jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
+    runtime = Runtime(database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,13 +70,14 @@ def create_app(
         stop.set()
         if worker is not None:
             await worker
+        await http.aclose()
         if owns_database:
             await runtime.database.dispose()
 
     app = FastAPI(title="Stint", version="1.0.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
     app.state.runtime = runtime
     errors.install(app)
-    for router in (people.router, catalog.skills, catalog.briefs, assignments.router):
+    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, tenant.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    jwks_cache_seconds: float = Field(default=300.0, ge=0)
+    jwks_min_refresh_seconds: float = Field(default=5.0, ge=0)
 
     # The deadline sweeper (`stint worker`, or `stint serve --with-worker`).
     with_worker: bool = False

@@ -16,6 +16,7 @@ EXPECTED_OPERATIONS = {
     "offer_assignment", "list_assignments", "get_assignment", "accept_assignment", "decline_assignment",
     "withdraw_assignment", "extend_assignment", "reclaim_submission", "submit_assignment", "list_submissions",
     "review_submission", "list_reviews", "list_assignment_events", "list_extensions", "healthz",
+    "get_me", "list_my_assignments", "list_my_reviews", "list_my_team", "get_identity_provider",
 }
 
 
@@ -36,7 +37,7 @@ def test_every_operation_is_named_summarised_and_documents_its_errors() -> None:
         assert op.get("summary") and op.get("tags"), op["operationId"]
         if op["operationId"] == "healthz":
             continue
-        assert op.get("security") == [{"ApiKey": []}], op["operationId"]
+        assert op.get("security") == [{"ApiKey": []}, {"PersonToken": []}], op["operationId"]
         for status in ("401", "422", "503"):
             assert status in op["responses"], (op["operationId"], status)
         for status, response in op["responses"].items():

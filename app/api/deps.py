@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -12,39 +13,76 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.api.errors import ApiProblem, Unauthenticated
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from app.api.errors import Unauthenticated
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.sql.database import Database
 from app.services.context import Context
-from app.services.tenants import authenticate_key
+from app.api.tokens import InvalidToken, TokenVerifier
+from app.domain.actors import ActorType, person_actor
+from app.domain.actors import acting_for as acting_as
+from app.domain.errors import PermissionDenied, invalid
+from app.domain.keys import KEY_PREFIX
+from app.services.tenants import active_person, authenticate_key, person_for_subject
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What the app shares across requests: storage, time and ids."""
+    """What the app shares across requests: storage, time, ids and the token checker."""
 
     database: Database
     clock: Clock
     ids: IdGenerator
+    tokens: TokenVerifier
 
 
-_bearer = HTTPBearer(
+_api_key = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An integration API key (`stint_…`) as a bearer token, bound to one tenant with scopes.",
 )
+_person_token = HTTPBearer(
+    auto_error=False,
+    scheme_name="PersonToken",
+    bearerFormat="JWT",
+    description="A signed-in person's token (RS256, ES256 or EdDSA JWT) from the tenant's identity provider.",
+)
 
 
 async def get_context(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(_person_token)],
+    acting_for: Annotated[
+        UUID | None,
+        Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
+    ] = None,
 ) -> Context:
     runtime: Runtime = request.app.state.runtime
+    credentials = key or token
     if credentials is None:
-        raise Unauthenticated("Send an API key as 'Authorization: Bearer stint_…'.")
-    actor = await authenticate_key(runtime.database, credentials.credentials)
-    if actor is None:
-        raise Unauthenticated("The API key is not valid or has been revoked.")
+        raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
+    secret = credentials.credentials
+    if secret.startswith(KEY_PREFIX):
+        actor = await authenticate_key(runtime.database, secret)
+        if actor is None:
+            raise Unauthenticated("The API key is not valid or has been revoked.", invalid_token=True)
+    else:
+        try:
+            verified = await runtime.tokens.verify(secret)
+        except InvalidToken as exc:
+            raise Unauthenticated(exc.detail, invalid_token=True) from exc
+        person = await person_for_subject(runtime.database.uow(verified.idp.tenant_id), verified.idp.match, verified.subject)
+        if person is None:
+            raise Unauthenticated("The token names no active person in this tenant.", invalid_token=True)
+        actor = person_actor(verified.idp.tenant_id, person.id, person.is_admin)
+    if acting_for is not None:
+        if actor.type is not ActorType.API_KEY:
+            raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
+        person = await active_person(runtime.database.uow(actor.tenant_id), acting_for)
+        if person is None:
+            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
+        actor = acting_as(actor, person.id, person.is_admin)
     return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
 
 
@@ -73,24 +111,21 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-def _encode_cursor(after: UUID) -> str:
-    return base64.urlsafe_b64encode(after.bytes).decode().rstrip("=")
+def _encode_cursor(after: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(after, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> UUID:
+def _decode_cursor(cursor: str) -> Any:
+    """The JSON sort key inside a cursor; repositories check its shape (a bad one is InvalidCursor, 400)."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return UUID(bytes=raw)
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error) as exc:
-        raise ApiProblem(
-            400, "invalid_cursor", "The cursor is not one this API issued; start again without it.",
-            errors=[{"loc": ["query", "cursor"], "msg": "Invalid cursor.", "type": "invalid_cursor"}],
-        ) from exc
+        raise InvalidCursor() from exc
 
 
 def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` from the previous page.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` from the previous page.")] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, after=None if cursor is None else _decode_cursor(cursor))
 

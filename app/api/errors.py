@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.problems import problem_response
 from app.domain import errors as domain
+from app.domain.pagination import InvalidCursor
 
 log = logging.getLogger("stint.api")
 
@@ -24,19 +25,16 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.PermissionDenied, 403),
     (domain.InvalidInput, 422),
     (domain.StorageUnavailable, 503),
+    (InvalidCursor, 400),
 ]
 
 
 class Unauthenticated(Exception):
-    def __init__(self, detail: str) -> None:
+    """401. `invalid_token`: credentials were sent but are bad (RFC 6750 error="invalid_token")."""
+
+    def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
         self.detail = detail
-
-
-class ApiProblem(Exception):
-    """An HTTP-level refusal raised by the API layer itself (bad cursor, bad media type...)."""
-
-    def __init__(self, status: int, code: str, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
-        self.status, self.code, self.detail, self.errors = status, code, detail, errors
+        self.invalid_token = invalid_token
 
 
 def _status_of(exc: domain.DomainError) -> int:
@@ -82,14 +80,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+    challenge = 'Bearer realm="stint"'
+    if exc.invalid_token:
+        description = exc.detail.replace('"', "'")
+        challenge += f', error="invalid_token", error_description="{description}"'
     return problem_response(
-        401, "unauthenticated", "Unauthenticated", exc.detail, request.url.path,
-        headers={"WWW-Authenticate": 'Bearer realm="stint"'},
+        401, "unauthenticated", "Unauthenticated", exc.detail, request.url.path, headers={"WWW-Authenticate": challenge},
     )
-
-
-async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-    return problem_response(exc.status, exc.code, HTTPStatus(exc.status).phrase, exc.detail, request.url.path, errors=exc.errors)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -102,5 +99,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthenticated, _unauthenticated)  # type: ignore[arg-type]
-    app.add_exception_handler(ApiProblem, _api_problem)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

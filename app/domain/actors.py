@@ -25,6 +25,7 @@ class Scope(StrEnum):
     ASSIGNMENTS_WRITE = "assignments:write"
     REVIEWS_WRITE = "reviews:write"
     EVENTS_READ = "events:read"
+    ACT_AS = "act_as"
 
 
 # A write scope implies reading the same resources.
@@ -36,12 +37,20 @@ _IMPLIED: dict[Scope, frozenset[Scope]] = {
 }
 
 
+# What a signed-in person may attempt; what they may do to each object is decided by access.py.
+PERSON_SCOPES = frozenset({
+    Scope.PEOPLE_READ, Scope.CATALOG_READ, Scope.ASSIGNMENTS_READ, Scope.ASSIGNMENTS_WRITE, Scope.REVIEWS_WRITE,
+})
+
+
 @dataclass(frozen=True)
 class ActorRef:
     """The stored form of an actor: what events and `offered_by` record."""
 
     type: ActorType
     id: UUID | None
+    on_behalf_of: UUID | None = None
+    """The person an integration key acted for (Stint-Acting-For)."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,20 @@ class Actor:
     type: ActorType
     id: UUID | None
     scopes: frozenset[Scope] = field(default_factory=frozenset)
+    on_behalf_of: UUID | None = None
 
     @property
     def ref(self) -> ActorRef:
-        return ActorRef(self.type, self.id)
+        return ActorRef(self.type, self.id, self.on_behalf_of)
+
+    @property
+    def person_id(self) -> UUID | None:
+        """The person whose rights apply: the signed-in person, or the one a key acts for. None for integrations."""
+        return self.id if self.type is ActorType.PERSON else self.on_behalf_of
+
+    @property
+    def is_admin(self) -> bool:
+        return self.type is ActorType.SYSTEM or Scope.ADMIN in self.scopes
 
     def has(self, scope: Scope) -> bool:
         if self.type is ActorType.SYSTEM or Scope.ADMIN in self.scopes or scope in self.scopes:
@@ -69,3 +88,16 @@ class Actor:
 
 def system_actor(tenant_id: UUID) -> Actor:
     return Actor(tenant_id=tenant_id, type=ActorType.SYSTEM, id=None)
+
+
+def person_actor(tenant_id: UUID, person_id: UUID, is_admin: bool) -> Actor:
+    scopes = PERSON_SCOPES | {Scope.ADMIN} if is_admin else PERSON_SCOPES
+    return Actor(tenant_id=tenant_id, type=ActorType.PERSON, id=person_id, scopes=frozenset(scopes))
+
+
+def acting_for(key: Actor, person_id: UUID, is_admin: bool) -> Actor:
+    """A key with act_as acting for a person: the person's rights, the key's identity."""
+    if not key.has(Scope.ACT_AS):
+        raise PermissionDenied("Acting for a person needs the 'act_as' scope.", code="forbidden.missing_scope", required_scope="act_as")
+    scopes = PERSON_SCOPES | {Scope.ADMIN} if is_admin else PERSON_SCOPES
+    return Actor(tenant_id=key.tenant_id, type=key.type, id=key.id, scopes=frozenset(scopes), on_behalf_of=person_id)

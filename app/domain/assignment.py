@@ -59,6 +59,7 @@ TRANSITIONS: dict[Action, frozenset[State]] = {
     Action.REVIEW: frozenset({State.SUBMITTED}),
 }
 
+OPEN_STATES = (State.OFFERED, State.ACCEPTED, State.SUBMITTED, State.REVISION_REQUESTED)
 TERMINAL_STATES = frozenset({State.PASSED, State.FAILED, State.DECLINED, State.WITHDRAWN, State.EXPIRED})
 SYSTEM_ACTIONS = frozenset({Action.EXPIRE, Action.TIME_OUT})
 CALLER_ACTIONS = tuple(action for action in Action if action not in SYSTEM_ACTIONS)

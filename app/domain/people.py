@@ -23,9 +23,19 @@ class Person:
     version: int
     created_at: datetime
     updated_at: datetime
+    is_admin: bool = False
 
 
-EDITABLE_PERSON_FIELDS = frozenset({"external_id", "display_name", "email", "manager_id", "team", "title", "active"})
+@dataclass(frozen=True)
+class TeamMember:
+    """Someone below a manager: how far below, and how much open work they hold."""
+
+    person: Person
+    depth: int
+    open_assignments: int
+
+
+EDITABLE_PERSON_FIELDS = frozenset({"external_id", "display_name", "email", "manager_id", "team", "title", "active", "is_admin"})
 
 
 def check_manager(person_id: UUID, manager_id: UUID | None, chain_above_manager: list[UUID]) -> None:

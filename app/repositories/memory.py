@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
 
-from app.domain.assignment import Assignment, State
+from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event
-from app.domain.pagination import Page, PageRequest
-from app.domain.people import Person
+from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
+from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
@@ -38,17 +38,23 @@ class _Store:
 
 def _page(items: list[Any], page: PageRequest) -> Page[Any]:
     items = sorted(items, key=lambda item: item.id)
-    if page.after is not None:
-        items = [item for item in items if item.id > page.after]
+    after = cursor_id(page.after)
+    if after is not None:
+        items = [item for item in items if item.id > after]
     return Page.from_rows([copy.deepcopy(item) for item in items[: page.limit + 1]], page)
 
 
 class _Repo:
+    """Works on the unit of work's copy, and remembers what it wrote so commit can publish just that."""
+
     def __init__(self, rows: dict[UUID, Any], kind: str) -> None:
         self.rows, self.kind = rows, kind
+        self.written: set[UUID] = set()
+        self.expected: dict[UUID, int] = {}
 
     async def add(self, item: Any) -> None:
         self.rows[item.id] = copy.deepcopy(item)
+        self.written.add(item.id)
 
     async def get(self, item_id: UUID) -> Any:
         return copy.deepcopy(self.rows.get(item_id))
@@ -57,7 +63,9 @@ class _Repo:
         stored = self.rows.get(item.id)
         if stored is None or stored.version != expected_version:
             raise ConcurrentUpdate(self.kind)
+        self.expected.setdefault(item.id, expected_version)
         self.rows[item.id] = copy.deepcopy(item)
+        self.written.add(item.id)
 
     def _find(self, **match: Any) -> Any:
         return next((copy.deepcopy(row) for row in self.rows.values() if all(getattr(row, k) == v for k, v in match.items())), None)
@@ -72,9 +80,44 @@ class MemoryPeople(_Repo):
     async def get_by_external_id(self, external_id: str) -> Person | None:
         return self._find(external_id=external_id)
 
-    async def list(self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
-        rows = [p for p in self.rows.values() if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)]
+    async def get_by_email(self, email: str) -> list[Person]:
+        return [copy.deepcopy(p) for p in self.rows.values() if p.email and p.email.lower() == email.lower()][:2]
+
+    async def list(
+        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
+    ) -> Page[Person]:
+        visible = None
+        if visible_to is not None:
+            visible = {visible_to, *(await self.managers_above(visible_to)), *self._below(visible_to)}
+        rows = [
+            p for p in self.rows.values()
+            if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)
+            and (visible is None or p.id in visible)
+        ]
         return _page(rows, page)
+
+    def _below(self, manager_id: UUID) -> dict[UUID, int]:
+        depth, frontier, found = 1, {manager_id}, {}
+        while frontier:
+            frontier = {p.id for p in self.rows.values() if p.manager_id in frontier and p.id not in found}
+            found.update({pid: depth for pid in frontier})
+            depth += 1
+        return found
+
+    async def team(self, manager_id: UUID, page: PageRequest, now: datetime) -> Page[TeamMember]:
+        below = self._below(manager_id)
+        members = [
+            TeamMember(
+                copy.deepcopy(self.rows[pid]), depth,
+                sum(1 for a in self.assignments.values() if a.assignee_id == pid and a.effective_state(now) in OPEN_STATES),
+            )
+            for pid, depth in below.items()
+        ]
+        members.sort(key=lambda member: member.person.id)
+        after = cursor_id(page.after)
+        if after is not None:
+            members = [member for member in members if member.person.id > after]
+        return Page.from_rows(members[: page.limit + 1], page, key=lambda member: str(member.person.id))
 
     async def managers_above(self, person_id: UUID) -> list[UUID]:
         chain: list[UUID] = []
@@ -113,24 +156,52 @@ class MemoryAssignments(_Repo):
     async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
         return self._find(external_ref=external_ref)
 
-    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
-        def keep(a: Assignment) -> bool:
-            return (
-                (not filters.states or a.effective_state(now) in filters.states)
-                and (not filters.assignee_ids or a.assignee_id in filters.assignee_ids)
-                and (not filters.reviewer_ids or a.reviewer_id in filters.reviewer_ids)
-                and (not filters.brief_ids or a.brief_id in filters.brief_ids)
-                and (not filters.skill_ids or a.skill_id in filters.skill_ids)
-                and (not filters.external_refs or a.external_ref in filters.external_refs)
-                and (filters.due_before is None or (a.due_at is not None and a.due_at < filters.due_before))
-            )
+    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
+        below = set(self.people._below(visible_to)) if visible_to is not None else set()
+        rows = [
+            a for a in self.rows.values()
+            if self._keep(a, filters, now)
+            and (visible_to is None or visible_to in (a.assignee_id, a.reviewer_id) or a.assignee_id in below)
+        ]
+        return _page(rows, page)
 
-        return _page([a for a in self.rows.values() if keep(a)], page)
+    async def by_deadline(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+        def deadline(a: Assignment) -> datetime | None:
+            state = a.effective_state(now)
+            if state is State.OFFERED:
+                return a.offer_expires_at
+            if state in (State.ACCEPTED, State.REVISION_REQUESTED):
+                return a.due_at
+            return a.review_due_at if state is State.SUBMITTED else None
+
+        def order(a: Assignment) -> tuple[bool, datetime, UUID]:
+            d = deadline(a)
+            return (d is None, d or datetime.min.replace(tzinfo=UTC), a.id)
+
+        rows = sorted((a for a in self.rows.values() if self._keep(a, filters, now)), key=order)
+        after = cursor_deadline(page.after)
+        if after is not None:
+            last = (after[0] is None, after[0] or datetime.min.replace(tzinfo=UTC), after[1])
+            rows = [a for a in rows if order(a) > last]
+        return Page.from_rows([copy.deepcopy(a) for a in rows[: page.limit + 1]], page, key=lambda a: deadline_key(deadline(a), a.id))
+
+    @staticmethod
+    def _keep(a: Assignment, filters: AssignmentFilter, now: datetime) -> bool:
+        return (
+            (not filters.states or a.effective_state(now) in filters.states)
+            and (not filters.assignee_ids or a.assignee_id in filters.assignee_ids)
+            and (not filters.reviewer_ids or a.reviewer_id in filters.reviewer_ids)
+            and (not filters.brief_ids or a.brief_id in filters.brief_ids)
+            and (not filters.skill_ids or a.skill_id in filters.skill_ids)
+            and (not filters.external_refs or a.external_ref in filters.external_refs)
+            and (filters.due_before is None or (a.due_at is not None and a.due_at < filters.due_before))
+        )
 
 
 class MemorySubmissions(_Repo):
     async def update(self, submission: Submission) -> None:  # type: ignore[override]
         self.rows[submission.id] = copy.deepcopy(submission)
+        self.written.add(submission.id)
 
     async def current(self, assignment_id: UUID) -> Submission | None:
         active = [s for s in self.rows.values() if s.assignment_id == assignment_id and s.status is SubmissionStatus.ACTIVE]
@@ -169,9 +240,11 @@ class MemoryUnitOfWork:
         self._work = copy.deepcopy(self._stores.setdefault(self.tenant_id, _Store()))
         w = self._work
         self.people = MemoryPeople(w.people, "person")
+        self.people.assignments = w.assignments
         self.skills = MemorySkills(w.skills, "skill")
         self.briefs = MemoryBriefs(w.briefs, "brief")
         self.assignments = MemoryAssignments(w.assignments, "assignment")
+        self.assignments.people = self.people
         self.submissions = MemorySubmissions(w.submissions, "submission")
         self.reviews = MemoryReviews(w.reviews, "review")
         self.evidence = MemoryEvidence(w.evidence, "evidence")
@@ -180,7 +253,17 @@ class MemoryUnitOfWork:
         return self
 
     async def commit(self) -> None:
-        self._stores[self.tenant_id] = self._work
+        """Compare-and-set against what other units of work committed meanwhile, then publish the writes."""
+        live = self._stores.setdefault(self.tenant_id, _Store())
+        repos = {name: getattr(self, name) for name in vars(live)}
+        for name, repo in repos.items():
+            for item_id, expected in repo.expected.items():
+                current = getattr(live, name).get(item_id)
+                if current is None or current.version != expected:
+                    raise ConcurrentUpdate(repo.kind)
+        for name, repo in repos.items():
+            for item_id in repo.written:
+                getattr(live, name)[item_id] = copy.deepcopy(repo.rows[item_id])
         self.committed = True
 
     async def __aexit__(self, *exc: object) -> None:

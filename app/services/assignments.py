@@ -7,14 +7,17 @@ from datetime import datetime
 from typing import Awaitable, Callable
 from uuid import UUID
 
-from app.domain.actors import Scope
+from app.domain import access
+from app.domain.access import Standing
+from app.domain.actors import Actor, Scope
 from app.domain.assignment import ACTION_SCOPE, Action, Assignment, DomainEvent, State
 from app.domain.briefs import MAX_OFFER_TTL, CriterionScore
-from app.domain.errors import Conflict, invalid
+from app.domain.errors import Conflict, PermissionDenied, invalid
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest
 from app.domain.ports import AssignmentFilter, UnitOfWork
 from app.domain.work import Extension, Outcome, Review, Submission, SubmissionContent
+from app.services import people
 from app.services.context import Context, check_if_match, record, require_found
 
 
@@ -28,17 +31,33 @@ class Offer:
     external_ref: str | None = None
 
 
-async def offer(ctx: Context, request: Offer) -> Assignment:
+@dataclass(frozen=True)
+class AssignmentView:
+    """An assignment as one caller sees it: with how they stand toward it, which decides allowed_actions."""
+
+    assignment: Assignment
+    standing: Standing | None
+
+    def allowed_actions(self, now: datetime, actor: Actor) -> list[str]:
+        return access.allowed_actions(self.assignment, now, actor, self.standing)
+
+
+async def offer(ctx: Context, request: Offer) -> AssignmentView:
     ctx.actor.require(Scope.ASSIGNMENTS_WRITE)
     now = ctx.clock.now()
     async with ctx.uow() as uow:
         brief = await uow.briefs.get(request.brief_id)
-        if brief is None:
+        if brief is None or not access.can_see_brief(ctx.actor, brief):
             raise invalid(("body", "brief_id"), f"No brief with id {request.brief_id}.", "unknown_brief", code="assignment.unknown_brief")
         content = brief.offerable()
         assignee = await uow.people.get(request.assignee_id)
         if assignee is None or not assignee.active:
             raise invalid(("body", "assignee_id"), f"No active person with id {request.assignee_id}.", "unknown_person", code="assignment.unknown_assignee")
+        managers = await uow.people.managers_above(assignee.id) if ctx.actor.person_id is not None else []
+        if not access.can_offer_to(ctx.actor, managers):
+            if not await people.is_visible(ctx, uow, assignee.id):
+                raise invalid(("body", "assignee_id"), f"No active person with id {request.assignee_id}.", "unknown_person", code="assignment.unknown_assignee")
+            raise PermissionDenied("A person can offer work only to people below them in the manager chain.", code="forbidden.not_manager")
         reviewer_id = request.reviewer_id or assignee.manager_id
         if reviewer_id is None:
             raise invalid(("body", "reviewer_id"), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
@@ -65,7 +84,7 @@ async def offer(ctx: Context, request: Offer) -> Assignment:
         await uow.assignments.add(assignment)
         await record(ctx, uow, "assignment.offered", assignment)
         await uow.commit()
-    return assignment
+    return AssignmentView(assignment, access.standing(ctx.actor, assignment, managers))
 
 
 async def _ensure_external_ref_free(uow: UnitOfWork, external_ref: str) -> None:
@@ -78,16 +97,31 @@ async def _ensure_external_ref_free(uow: UnitOfWork, external_ref: str) -> None:
         )
 
 
-async def get(ctx: Context, assignment_id: UUID) -> Assignment:
-    ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
-        return require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+async def _load(ctx: Context, uow: UnitOfWork, assignment_id: UUID) -> AssignmentView:
+    """The assignment if the caller may see it (NotFound otherwise), with the caller's standing."""
+    assignment = require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+    managers = await uow.people.managers_above(assignment.assignee_id) if access.needs_chain(ctx.actor, assignment) else ()
+    standing = access.standing(ctx.actor, assignment, managers)
+    access.require_visible(standing, assignment)
+    return AssignmentView(assignment, standing)
 
 
-async def list_(ctx: Context, page: PageRequest, filters: AssignmentFilter) -> Page[Assignment]:
+async def get(ctx: Context, assignment_id: UUID) -> AssignmentView:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     async with ctx.uow() as uow:
-        return await uow.assignments.list(page, filters, ctx.clock.now())
+        return await _load(ctx, uow, assignment_id)
+
+
+def views(ctx: Context, page: Page[Assignment]) -> Page[AssignmentView]:
+    """Rows of a list already filtered to what the caller may see."""
+    return Page([AssignmentView(a, access.listed_standing(ctx.actor, a)) for a in page.items], page.next_after)
+
+
+async def list_(ctx: Context, page: PageRequest, filters: AssignmentFilter) -> Page[AssignmentView]:
+    ctx.actor.require(Scope.ASSIGNMENTS_READ)
+    visible_to = None if ctx.actor.is_admin else ctx.actor.person_id
+    async with ctx.uow() as uow:
+        return views(ctx, await uow.assignments.list(page, filters, ctx.clock.now(), visible_to=visible_to))
 
 
 async def _transition(
@@ -96,41 +130,43 @@ async def _transition(
     action: Action,
     expected_version: int | None,
     step: Callable[[UnitOfWork, Assignment], Awaitable[DomainEvent]],
-) -> Assignment:
+) -> AssignmentView:
     ctx.actor.require(ACTION_SCOPE[action])
     async with ctx.uow() as uow:
-        assignment = require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        view = await _load(ctx, uow, assignment_id)
+        access.require_may(action, view.standing)
+        assignment = view.assignment
         check_if_match(assignment.version, expected_version)
         before = assignment.version
         event = await step(uow, assignment)
         await uow.assignments.update(assignment, before)
         await record(ctx, uow, event.type, assignment, event.details)
         await uow.commit()
-    return assignment
+    return view
 
 
-async def accept(ctx: Context, assignment_id: UUID, starts_at: datetime | None = None, expected_version: int | None = None) -> Assignment:
+async def accept(ctx: Context, assignment_id: UUID, starts_at: datetime | None = None, expected_version: int | None = None) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         return assignment.accept(ctx.clock.now(), starts_at)
 
     return await _transition(ctx, assignment_id, Action.ACCEPT, expected_version, step)
 
 
-async def decline(ctx: Context, assignment_id: UUID, reason: str | None = None, expected_version: int | None = None) -> Assignment:
+async def decline(ctx: Context, assignment_id: UUID, reason: str | None = None, expected_version: int | None = None) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         return assignment.decline(ctx.clock.now(), reason)
 
     return await _transition(ctx, assignment_id, Action.DECLINE, expected_version, step)
 
 
-async def withdraw(ctx: Context, assignment_id: UUID, reason: str, expected_version: int | None = None) -> Assignment:
+async def withdraw(ctx: Context, assignment_id: UUID, reason: str, expected_version: int | None = None) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         return assignment.withdraw(ctx.clock.now(), reason)
 
     return await _transition(ctx, assignment_id, Action.WITHDRAW, expected_version, step)
 
 
-async def extend(ctx: Context, assignment_id: UUID, due_at: datetime, reason: str, expected_version: int | None = None) -> Assignment:
+async def extend(ctx: Context, assignment_id: UUID, due_at: datetime, reason: str, expected_version: int | None = None) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         now = ctx.clock.now()
         previous = assignment.due_at
@@ -145,7 +181,7 @@ async def extend(ctx: Context, assignment_id: UUID, due_at: datetime, reason: st
     return await _transition(ctx, assignment_id, Action.EXTEND, expected_version, step)
 
 
-async def submit(ctx: Context, assignment_id: UUID, content: SubmissionContent, expected_version: int | None = None) -> tuple[Assignment, Submission]:
+async def submit(ctx: Context, assignment_id: UUID, content: SubmissionContent, expected_version: int | None = None) -> tuple[AssignmentView, Submission]:
     created: list[Submission] = []
 
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
@@ -158,7 +194,7 @@ async def submit(ctx: Context, assignment_id: UUID, content: SubmissionContent, 
     return assignment, created[0]
 
 
-async def reclaim(ctx: Context, assignment_id: UUID, expected_version: int | None = None) -> Assignment:
+async def reclaim(ctx: Context, assignment_id: UUID, expected_version: int | None = None) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         now = ctx.clock.now()
         assignment.check(Action.RECLAIM, now)
@@ -178,7 +214,7 @@ class ReviewInput:
     feedback: str
 
 
-async def review(ctx: Context, assignment_id: UUID, request: ReviewInput, expected_version: int | None = None) -> tuple[Assignment, Review]:
+async def review(ctx: Context, assignment_id: UUID, request: ReviewInput, expected_version: int | None = None) -> tuple[AssignmentView, Review]:
     created: list[Review] = []
 
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
@@ -203,26 +239,26 @@ async def review(ctx: Context, assignment_id: UUID, request: ReviewInput, expect
 async def list_submissions(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Submission]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     async with ctx.uow() as uow:
-        require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        await _load(ctx, uow, assignment_id)
         return await uow.submissions.list(assignment_id, page)
 
 
 async def list_reviews(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Review]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     async with ctx.uow() as uow:
-        require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        await _load(ctx, uow, assignment_id)
         return await uow.reviews.list(assignment_id, page)
 
 
 async def list_extensions(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     async with ctx.uow() as uow:
-        require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        await _load(ctx, uow, assignment_id)
         return await uow.extensions.list(assignment_id, page)
 
 
 async def list_events(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Event]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     async with ctx.uow() as uow:
-        require_found(await uow.assignments.get(assignment_id), "assignment", assignment_id)
+        await _load(ctx, uow, assignment_id)
         return await uow.events.list_for_subject(assignment_id, page)

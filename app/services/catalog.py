@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from app.domain import access
 from app.domain.actors import Scope
 from app.domain.briefs import Brief, BriefContent, BriefStatus
-from app.domain.errors import invalid
+from app.domain.errors import NotFound, invalid
 from app.domain.pagination import Page, PageRequest
 from app.domain.skills import Skill, SkillLevel, normalise_levels
 from app.services.context import Context, check_if_match, record, require_found
@@ -95,11 +96,18 @@ async def create_brief(ctx: Context, content: BriefContent) -> Brief:
 async def get_brief(ctx: Context, brief_id: UUID) -> Brief:
     ctx.actor.require(Scope.CATALOG_READ)
     async with ctx.uow() as uow:
-        return require_found(await uow.briefs.get(brief_id), "brief", brief_id)
+        brief = require_found(await uow.briefs.get(brief_id), "brief", brief_id)
+    if not access.can_see_brief(ctx.actor, brief):
+        raise NotFound("brief", brief_id)
+    return brief
 
 
 async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
     ctx.actor.require(Scope.CATALOG_READ)
+    if ctx.actor.person_id is not None and not ctx.actor.is_admin:  # people see published briefs only
+        statuses = tuple(s for s in statuses if s is BriefStatus.PUBLISHED) if statuses else (BriefStatus.PUBLISHED,)
+        if not statuses:
+            return Page([], None)
     async with ctx.uow() as uow:
         return await uow.briefs.list(page, statuses=statuses, skill_ids=skill_ids)
 

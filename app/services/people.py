@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from app.domain.actors import Scope
-from app.domain.errors import Conflict, invalid
+from app.domain.errors import Conflict, NotFound, PermissionDenied, invalid
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import EDITABLE_PERSON_FIELDS, Person, check_manager
 from app.domain.ports import UnitOfWork
@@ -25,6 +25,7 @@ class PersonFields:
     team: str | None = None
     title: str | None = None
     active: bool = True
+    is_admin: bool = False
 
 
 async def _check_manager(uow: UnitOfWork, person_id: UUID, manager_id: UUID | None) -> None:
@@ -46,8 +47,30 @@ async def _ensure_external_id_free(uow: UnitOfWork, external_id: str, person_id:
         )
 
 
+async def is_visible(ctx: Context, uow: UnitOfWork, person_id: UUID) -> bool:
+    """A person sees themselves, their managers above and everyone below them; admins and integrations see all."""
+    me = ctx.actor.person_id
+    if me is None or ctx.actor.is_admin or person_id == me:
+        return True
+    return me in await uow.people.managers_above(person_id) or person_id in await uow.people.managers_above(me)
+
+
+async def _visible_person(ctx: Context, uow: UnitOfWork, person_id: UUID) -> Person:
+    person = require_found(await uow.people.get(person_id), "person", person_id)
+    if not await is_visible(ctx, uow, person_id):
+        raise NotFound("person", person_id)
+    return person
+
+
+def _guard_admin_flag(ctx: Context, wants_admin: bool | None, current: bool = False) -> None:
+    """Only a tenant admin may make or unmake admins (an HRIS key with people:write may not)."""
+    if wants_admin is not None and wants_admin != current and not ctx.actor.is_admin:
+        raise PermissionDenied("Only a tenant admin may change is_admin.", code="forbidden.admin_only")
+
+
 async def create_person(ctx: Context, external_id: str, fields: PersonFields) -> Person:
     ctx.actor.require(Scope.PEOPLE_WRITE)
+    _guard_admin_flag(ctx, fields.is_admin)
     now = ctx.clock.now()
     person = Person(
         id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, external_id=external_id,
@@ -65,13 +88,14 @@ async def create_person(ctx: Context, external_id: str, fields: PersonFields) ->
 async def get_person(ctx: Context, person_id: UUID) -> Person:
     ctx.actor.require(Scope.PEOPLE_READ)
     async with ctx.uow() as uow:
-        return require_found(await uow.people.get(person_id), "person", person_id)
+        return await _visible_person(ctx, uow, person_id)
 
 
 async def list_people(ctx: Context, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
     ctx.actor.require(Scope.PEOPLE_READ)
+    visible_to = None if ctx.actor.is_admin else ctx.actor.person_id
     async with ctx.uow() as uow:
-        return await uow.people.list(page, manager_id=manager_id, active=active)
+        return await uow.people.list(page, manager_id=manager_id, active=active, visible_to=visible_to)
 
 
 async def _apply(ctx: Context, uow: UnitOfWork, person: Person, changes: dict[str, Any]) -> bool:
@@ -81,6 +105,7 @@ async def _apply(ctx: Context, uow: UnitOfWork, person: Person, changes: dict[st
         raise invalid(("body", sorted(unknown)[0]), "This field cannot be changed.", "extra_forbidden")
     if all(getattr(person, name) == value for name, value in changes.items()):
         return False
+    _guard_admin_flag(ctx, changes.get("is_admin"), person.is_admin)
     if "external_id" in changes and changes["external_id"] != person.external_id:
         await _ensure_external_id_free(uow, changes["external_id"], person.id)
     if "manager_id" in changes and changes["manager_id"] != person.manager_id:
@@ -98,7 +123,7 @@ async def _apply(ctx: Context, uow: UnitOfWork, person: Person, changes: dict[st
 async def update_person(ctx: Context, person_id: UUID, changes: dict[str, Any], expected_version: int | None = None) -> Person:
     ctx.actor.require(Scope.PEOPLE_WRITE)
     async with ctx.uow() as uow:
-        person = require_found(await uow.people.get(person_id), "person", person_id)
+        person = await _visible_person(ctx, uow, person_id)
         check_if_match(person.version, expected_version)
         if await _apply(ctx, uow, person, changes):
             await uow.commit()
@@ -112,6 +137,7 @@ async def upsert_person(ctx: Context, external_id: str, fields: PersonFields, ex
         person = await uow.people.get_by_external_id(external_id)
         if person is None:
             check_if_match(0, expected_version)
+            _guard_admin_flag(ctx, fields.is_admin)
             now = ctx.clock.now()
             person = Person(
                 id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, external_id=external_id,
@@ -139,7 +165,7 @@ async def skill_profile(ctx: Context, person_id: UUID) -> list[SkillStanding]:
     """Per skill: the highest level shown, with the evidence behind it (highest level, newest first)."""
     ctx.actor.require(Scope.PEOPLE_READ)
     async with ctx.uow() as uow:
-        require_found(await uow.people.get(person_id), "person", person_id)
+        await _visible_person(ctx, uow, person_id)
         evidence = await uow.evidence.for_person(person_id)
         skills = await uow.skills.get_many(sorted({item.skill_id for item in evidence}))
     by_skill: dict[UUID, list[Evidence]] = {}

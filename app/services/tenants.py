@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from uuid import UUID
 
 from app.domain.actors import Actor, ActorType, Scope
 from app.domain.errors import NotFound, invalid
+from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.keys import ApiKey, Tenant, hash_secret, new_secret, parse_scopes
-from app.domain.ports import Clock, IdGenerator, TenantDirectory
+from app.domain.people import Person
+from app.domain.ports import Clock, IdGenerator, TenantDirectory, UnitOfWork
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -52,6 +55,51 @@ async def revoke_key(directory: TenantDirectory, clock: Clock, slug: str, key_id
     owner = await tenant(directory, slug)
     if not await directory.revoke_key(owner.id, key_id, clock.now()):
         raise NotFound("active key", key_id)
+
+
+async def set_identity_provider(
+    directory: TenantDirectory, clock: Clock, slug: str, *, issuer: str, audience: str, claim: str = "sub",
+    match: str = "external_id", jwks: dict[str, Any] | None = None, jwks_url: str | None = None, pem_keys: tuple[str, ...] = (),
+) -> IdentityProvider:
+    owner = await tenant(directory, slug)
+    existing = await directory.identity_provider(owner.id)
+    now = clock.now()
+    try:
+        subject_match = SubjectMatch(match)
+    except ValueError as exc:
+        raise invalid(("match",), "match is external_id or email.") from exc
+    idp = IdentityProvider(
+        tenant_id=owner.id, issuer=issuer, audience=audience, claim=claim, match=subject_match, jwks=jwks,
+        jwks_url=jwks_url, pem_keys=pem_keys, created_at=existing.created_at if existing else now, updated_at=now,
+    )
+    idp.check()
+    await directory.set_identity_provider(idp)
+    return idp
+
+
+async def identity_provider(directory: TenantDirectory, actor: Actor) -> IdentityProvider:
+    actor.require(Scope.ADMIN)
+    idp = await directory.identity_provider(actor.tenant_id)
+    if idp is None:
+        raise NotFound("identity provider for this tenant", actor.tenant_id)
+    return idp
+
+
+async def person_for_subject(uow: UnitOfWork, match: SubjectMatch, subject: str) -> Person | None:
+    """The active person a token's subject names, or None (unknown, ambiguous or deactivated)."""
+    async with uow:
+        if match is SubjectMatch.EXTERNAL_ID:
+            person = await uow.people.get_by_external_id(subject)
+        else:
+            found = await uow.people.get_by_email(subject)
+            person = found[0] if len(found) == 1 else None
+    return person if person is not None and person.active else None
+
+
+async def active_person(uow: UnitOfWork, person_id: UUID) -> Person | None:
+    async with uow:
+        person = await uow.people.get(person_id)
+    return person if person is not None and person.active else None
 
 
 async def authenticate_key(directory: TenantDirectory, secret: str) -> Actor | None:

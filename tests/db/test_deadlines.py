@@ -37,7 +37,7 @@ async def test_an_offer_warns_then_expires_exactly_once(api: Api, database: Data
     await sweep(api, database)
     events = await api.events(assignment["id"])
     assert kinds(events) == ["assignment.offered", "offer.expiring"]
-    assert events[-1]["actor"] == {"type": "system", "id": None}
+    assert events[-1]["actor"] == {"type": "system", "id": None, "on_behalf_of": None}
     assert (await api.assignment(assignment["id"]))["version"] == assignment["version"], "reminders do not bump the version"
 
     api.clock.advance(days=1)

@@ -13,11 +13,11 @@ from app.api.schemas.common import (
     ActorOut, Duration, ExternalId, ListOf, Name, RequestModel, Resource, Text, UtcDatetime, no_control_characters,
 )
 from app.domain.actors import Actor
-from app.domain.assignment import Action, Assignment, State
+from app.domain.assignment import Action, State
 from app.domain.briefs import CriterionScore
 from app.domain.events import Event
 from app.domain.work import Attachment, Extension, Link, Outcome, Review, Submission, SubmissionContent
-from app.services.assignments import Offer, ReviewInput
+from app.services.assignments import AssignmentView, Offer, ReviewInput
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(no_control_characters)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f]+$")]
@@ -138,10 +138,15 @@ class AssignmentOut(Resource):
     late: bool = Field(description="Whether the latest submission came after due_at.")
 
     @classmethod
-    def of(cls, a: Assignment, now: datetime, actor: Actor) -> "AssignmentOut":
-        return cls(
+    def of(cls, view: AssignmentView, now: datetime, actor: Actor) -> "AssignmentOut":
+        return cls(**cls.fields_of(view, now, actor))
+
+    @staticmethod
+    def fields_of(view: AssignmentView, now: datetime, actor: Actor) -> dict[str, Any]:
+        a = view.assignment
+        return dict(
             id=a.id, version=a.version, created_at=a.created_at, updated_at=a.updated_at,
-            state=a.effective_state(now), allowed_actions=a.allowed_actions(now, actor),
+            state=a.effective_state(now), allowed_actions=view.allowed_actions(now, actor),
             brief_id=a.brief_id, brief_version=a.brief_version,
             brief=PinnedBriefOut.model_validate(a.brief, from_attributes=True),
             skill_id=a.skill_id, assignee_id=a.assignee_id, reviewer_id=a.reviewer_id,
@@ -153,6 +158,14 @@ class AssignmentOut(Resource):
 
 
 class AssignmentList(ListOf[AssignmentOut]):
+    pass
+
+
+class ReviewQueueItem(AssignmentOut):
+    waited: Duration = Field(description="How long the submission has waited for review.")
+
+
+class ReviewQueue(ListOf[ReviewQueueItem]):
     pass
 
 

@@ -76,10 +76,11 @@ class RequestModel(BaseModel):
 class ActorOut(BaseModel):
     type: str = Field(description="api_key, person or system.")
     id: UUID | None
+    on_behalf_of: UUID | None = Field(default=None, description="The person an integration key acted for.")
 
     @classmethod
     def of(cls, ref: ActorRef) -> "ActorOut":
-        return cls(type=ref.type.value, id=ref.id)
+        return cls(type=ref.type.value, id=ref.id, on_behalf_of=ref.on_behalf_of)
 
 
 class Resource(BaseModel):

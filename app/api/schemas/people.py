@@ -22,6 +22,7 @@ class PersonUpsert(RequestModel):
     team: Name(200) | None = None  # type: ignore[valid-type]
     title: Name(200) | None = None  # type: ignore[valid-type]
     active: bool = True
+    is_admin: bool = Field(default=False, description="A tenant admin; only an admin may set it.")
 
     def fields(self) -> PersonFields:
         return PersonFields(**self.model_dump())
@@ -44,10 +45,11 @@ class PersonUpdate(RequestModel):
     team: Name(200) | None = None  # type: ignore[valid-type]
     title: Name(200) | None = None  # type: ignore[valid-type]
     active: bool | None = None
+    is_admin: bool | None = None
 
     def changes(self) -> dict:
         changes = self.model_dump(exclude_unset=True)
-        for required in ("external_id", "display_name", "active"):
+        for required in ("external_id", "display_name", "active", "is_admin"):
             if required in changes and changes[required] is None:
                 raise invalid(("body", required), f"{required} cannot be null.", "null_not_allowed")
         return changes
@@ -61,6 +63,7 @@ class PersonOut(Resource):
     team: str | None
     title: str | None
     active: bool
+    is_admin: bool
 
     @classmethod
     def of(cls, person: Person) -> "PersonOut":
@@ -105,3 +108,19 @@ class SkillStandingOut(BaseModel):
 class SkillProfileOut(BaseModel):
     person_id: UUID
     skills: list[SkillStandingOut]
+
+
+class MeOut(BaseModel):
+    person: PersonOut
+    manager: PersonOut | None
+    is_admin: bool
+
+
+class TeamMemberOut(BaseModel):
+    person: PersonOut
+    depth: int = Field(description="1 for a direct report, 2 for their reports, and so on.")
+    open_assignments: int = Field(description="Offered, accepted, submitted or in revision, by effective state.")
+
+
+class TeamList(ListOf[TeamMemberOut]):
+    pass

@@ -15,9 +15,10 @@ from app.api.schemas.assignments import (
     ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn,
 )
 from app.api.schemas.common import ExternalId, UtcDatetime
-from app.domain.assignment import Assignment, State
+from app.domain.assignment import State
 from app.domain.ports import AssignmentFilter
 from app.services import assignments as service
+from app.services.assignments import AssignmentView
 from app.services.context import Context
 
 router = APIRouter(prefix="/v1/assignments", tags=["assignments"])
@@ -26,17 +27,17 @@ AssignmentId = Annotated[UUID, Path(description="The assignment's id.")]
 ACTION_ERRORS = problem_responses(400, 403, 404, 409, 412, 415, 422)
 
 
-def _out(ctx: Context, assignment: Assignment, response: Response) -> AssignmentOut:
-    set_etag(response, assignment.version)
-    return AssignmentOut.of(assignment, ctx.clock.now(), ctx.actor)
+def _out(ctx: Context, view: AssignmentView, response: Response) -> AssignmentOut:
+    set_etag(response, view.assignment.version)
+    return AssignmentOut.of(view, ctx.clock.now(), ctx.actor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="offer_assignment", summary="Offer a brief to a person",
              responses=problem_responses(400, 403, 409, 415, 422))
 async def offer_assignment(ctx: Ctx, body: OfferIn, response: Response) -> AssignmentOut:
-    assignment = await service.offer(ctx, body.offer())
-    response.headers["Location"] = f"/v1/assignments/{assignment.id}"
-    return _out(ctx, assignment, response)
+    view = await service.offer(ctx, body.offer())
+    response.headers["Location"] = f"/v1/assignments/{view.assignment.id}"
+    return _out(ctx, view, response)
 
 
 @router.get("", operation_id="list_assignments", summary="List assignments",
@@ -102,8 +103,8 @@ async def reclaim_submission(ctx: Ctx, assignment_id: AssignmentId, if_match: If
 @router.post("/{assignment_id}/submissions", status_code=status.HTTP_201_CREATED, operation_id="submit_assignment",
              summary="Hand in the work for the current attempt", responses=ACTION_ERRORS)
 async def submit_assignment(ctx: Ctx, assignment_id: AssignmentId, body: SubmitIn, if_match: IfMatch, response: Response) -> SubmissionOut:
-    assignment, submission = await service.submit(ctx, assignment_id, body.content(), if_match)
-    set_etag(response, assignment.version)
+    view, submission = await service.submit(ctx, assignment_id, body.content(), if_match)
+    set_etag(response, view.assignment.version)
     return SubmissionOut.of(submission)
 
 
@@ -117,8 +118,8 @@ async def list_submissions(ctx: Ctx, assignment_id: AssignmentId, paging: Paging
 @router.post("/{assignment_id}/reviews", status_code=status.HTTP_201_CREATED, operation_id="review_submission",
              summary="Review the pending submission: pass, revise or fail", responses=ACTION_ERRORS)
 async def review_submission(ctx: Ctx, assignment_id: AssignmentId, body: ReviewIn, if_match: IfMatch, response: Response) -> ReviewOut:
-    assignment, review = await service.review(ctx, assignment_id, body.review(), if_match)
-    set_etag(response, assignment.version)
+    view, review = await service.review(ctx, assignment_id, body.review(), if_match)
+    set_etag(response, view.assignment.version)
     return ReviewOut.of(review)
 
 

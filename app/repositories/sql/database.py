@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from app.domain.deadlines import ReminderPolicy
 from app.domain.errors import Conflict, StorageUnavailable
+from app.domain.identity import IdentityProvider
 from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
@@ -188,3 +189,19 @@ class Database:
             .values(revoked_at=at)
         )
         return (await self._run(stmt, write=True)).rowcount == 1
+
+    # -- identity providers ------------------------------------------------
+    async def set_identity_provider(self, idp: IdentityProvider) -> None:
+        """Create or replace the tenant's identity provider."""
+        table = t.identity_providers
+        async with self.engine.begin() as conn:
+            await conn.execute(table.delete().where(table.c.tenant_id == idp.tenant_id))
+            await conn.execute(table.insert().values(m.idp_values(idp)))
+
+    async def identity_provider(self, tenant_id: UUID) -> IdentityProvider | None:
+        row = (await self._run(select(t.identity_providers).where(t.identity_providers.c.tenant_id == tenant_id))).first()
+        return None if row is None else m.idp_from(row)
+
+    async def identity_providers_for(self, issuer: str) -> list[IdentityProvider]:
+        rows = (await self._run(select(t.identity_providers).where(t.identity_providers.c.issuer == issuer))).all()
+        return [m.idp_from(row) for row in rows]

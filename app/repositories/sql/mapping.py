@@ -14,6 +14,7 @@ from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
 from app.domain.deadlines import ReminderPolicy, next_deadline
 from app.domain.events import Event
+from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
@@ -38,19 +39,26 @@ _STATES = {member.value: member for member in State}
 _OUTCOMES = {member.value: member for member in Outcome}
 
 
-def _actor(type_: str, id_: Any) -> ActorRef:
-    return ActorRef(_ACTOR_TYPES[type_], id_)
+def _actor(type_: str, id_: Any, on_behalf_of: Any = None) -> ActorRef:
+    return ActorRef(_ACTOR_TYPES[type_], id_, on_behalf_of)
 
 
 # -- people, skills, briefs ---------------------------------------------------
 def person_values(person: Person) -> dict[str, Any]:
     return {name: getattr(person, name) for name in (
         "tenant_id", "id", "external_id", "display_name", "email", "manager_id", "team", "title",
-        "active", "version", "created_at", "updated_at")}
+        "active", "is_admin", "version", "created_at", "updated_at")}
+
+
+_PERSON_FIELDS = tuple(f.name for f in dataclasses.fields(Person))
 
 
 def person_from(row: Row) -> Person:
-    return Person(**row._mapping)
+    return person_from_values(row._mapping)
+
+
+def person_from_values(values: Any) -> Person:
+    return Person(**{name: values[name] for name in _PERSON_FIELDS})
 
 
 def skill_values(skill: Skill) -> dict[str, Any]:
@@ -110,7 +118,7 @@ def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
     values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
     values.update(
         brief=content_to_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
-        offered_by_id=a.offered_by.id, state=a.state.value, timeout_at=a.timeout_at,
+        offered_by_id=a.offered_by.id, offered_by_on_behalf_of=a.offered_by.on_behalf_of, state=a.state.value, timeout_at=a.timeout_at,
         outcome=None if a.outcome is None else a.outcome.value, next_deadline_at=next_deadline(a, policy),
     )
     return values
@@ -136,7 +144,7 @@ def assignment_from(row: Row, brief: BriefContent) -> Assignment:
     return Assignment(
         **{name: m[name] for name in _ASSIGNMENT_PLAIN},
         brief=brief,
-        offered_by=_actor(m["offered_by_type"], m["offered_by_id"]),
+        offered_by=_actor(m["offered_by_type"], m["offered_by_id"], m["offered_by_on_behalf_of"]),
         state=_STATES[m["state"]],
         outcome=None if m["outcome"] is None else _OUTCOMES[m["outcome"]],
     )
@@ -203,7 +211,8 @@ def event_values(e: Event) -> dict[str, Any]:
         data.pop("tenant_id", None)  # the event's own tenant; never part of a representation
     return {
         "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
-        "actor_type": e.actor.type.value, "actor_id": e.actor.id, "subject_type": e.subject_type,
+        "actor_type": e.actor.type.value, "actor_id": e.actor.id, "actor_on_behalf_of": e.actor.on_behalf_of,
+        "subject_type": e.subject_type,
         "subject_id": e.subject_id, "data": data, "details": e.details,
     }
 
@@ -212,7 +221,7 @@ def event_from(row: Row) -> Event:
     m = row._mapping
     return Event(
         id=m["id"], tenant_id=m["tenant_id"], type=m["type"], occurred_at=m["occurred_at"],
-        actor=_actor(m["actor_type"], m["actor_id"]), subject_type=m["subject_type"], subject_id=m["subject_id"],
+        actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]), subject_type=m["subject_type"], subject_id=m["subject_id"],
         data=m["data"], details=m["details"],
     )
 
@@ -250,3 +259,17 @@ def extension_from(row: Row) -> Extension:
         previous_due_at=m["previous_due_at"], due_at=m["due_at"], reason=m["reason"], reopened=m["reopened"],
         extended_by=_actor(m["extended_by_type"], m["extended_by_id"]), created_at=m["created_at"],
     )
+
+
+def idp_values(idp: IdentityProvider) -> dict[str, Any]:
+    return {
+        "tenant_id": idp.tenant_id, "issuer": idp.issuer, "audience": idp.audience, "claim": idp.claim,
+        "match": idp.match.value, "jwks": idp.jwks, "jwks_url": idp.jwks_url, "pem_keys": list(idp.pem_keys),
+        "created_at": idp.created_at, "updated_at": idp.updated_at,
+    }
+
+
+def idp_from(row: Row) -> IdentityProvider:
+    values = dict(row._mapping)
+    values.update(match=SubjectMatch(values["match"]), pem_keys=tuple(values["pem_keys"]))
+    return IdentityProvider(**values)

@@ -11,17 +11,17 @@ from typing import Any, Callable, Generic, TypeVar
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.domain.assignment import Assignment, State
+from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.deadlines import ReminderPolicy, next_deadline
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event
-from app.domain.pagination import Page, PageRequest
-from app.domain.people import Person
+from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
+from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
@@ -93,11 +93,48 @@ class _TenantTable(Generic[T]):
     async def _page(self, page: PageRequest, *conditions: Any) -> Page[T]:
         column = self.table.c.id
         where = [self._scoped(*conditions)]
-        if page.after is not None:
-            where.append(column > page.after)
+        after = cursor_id(page.after)
+        if after is not None:
+            where.append(column > after)
         stmt = self._select().where(*where).order_by(column).limit(page.limit + 1)
         rows = (await self._conn.execute(stmt)).all()
         return Page.from_rows(await self._from_rows(rows), page)
+
+
+MAX_CHAIN_DEPTH = 1000
+"""Manager chains are walked at most this deep, so a cycle left in old data can never loop."""
+
+
+def managers_cte(tenant_id: UUID, person_id: UUID) -> Any:
+    """Everyone above the person in the manager chain, nearest first (column `depth`)."""
+    p = t.people.c
+    chain = (
+        select(p.manager_id.label("id"), literal(1).label("depth"))
+        .where(p.tenant_id == tenant_id, p.id == person_id, p.manager_id.is_not(None))
+        .cte("managers", recursive=True)
+    )
+    step = (
+        select(p.manager_id, chain.c.depth + 1)
+        .join(chain, and_(p.tenant_id == tenant_id, p.id == chain.c.id))
+        .where(p.manager_id.is_not(None), chain.c.depth < MAX_CHAIN_DEPTH)
+    )
+    return chain.union_all(step)
+
+
+def reports_cte(tenant_id: UUID, manager_id: UUID) -> Any:
+    """Everyone below the manager, direct reports at depth 1."""
+    p = t.people.c
+    below = (
+        select(p.id.label("id"), literal(1).label("depth"))
+        .where(p.tenant_id == tenant_id, p.manager_id == manager_id)
+        .cte("reports", recursive=True)
+    )
+    step = (
+        select(p.id, below.c.depth + 1)
+        .join(below, and_(p.tenant_id == tenant_id, p.manager_id == below.c.id))
+        .where(below.c.depth < MAX_CHAIN_DEPTH)
+    )
+    return below.union_all(step)
 
 
 class SqlPeople(_TenantTable[Person]):
@@ -117,28 +154,51 @@ class SqlPeople(_TenantTable[Person]):
     async def update(self, person: Person, expected_version: int) -> None:
         await self._cas(person, person.id, expected_version)
 
-    async def list(self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
+    async def get_by_email(self, email: str) -> list[Person]:
+        stmt = self._select().where(self._scoped(func.lower(self.table.c.email) == email.lower())).limit(2)
+        return await self._from_rows((await self._conn.execute(stmt)).all())
+
+    async def list(
+        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
+    ) -> Page[Person]:
+        c = self.table.c
         conditions = []
         if manager_id is not None:
-            conditions.append(self.table.c.manager_id == manager_id)
+            conditions.append(c.manager_id == manager_id)
         if active is not None:
-            conditions.append(self.table.c.active == active)
+            conditions.append(c.active == active)
+        if visible_to is not None:
+            above = managers_cte(self._tenant_id, visible_to)
+            below = reports_cte(self._tenant_id, visible_to)
+            conditions.append(or_(c.id == visible_to, c.id.in_(select(above.c.id)), c.id.in_(select(below.c.id))))
         return await self._page(page, *conditions)
+
+    async def team(self, manager_id: UUID, page: PageRequest, now: datetime) -> Page[TeamMember]:
+        """Everyone below the manager, with their depth and count of open assignments, in one query."""
+        p, a = self.table.c, t.assignments
+        below = reports_cte(self._tenant_id, manager_id)
+        open_states = or_(*(_effective_state_condition(a, state, now) for state in OPEN_STATES))
+        open_count = (
+            select(func.count()).select_from(a)
+            .where(a.c.tenant_id == self._tenant_id, a.c.assignee_id == p.id, open_states)
+            .scalar_subquery()
+        )
+        after = cursor_id(page.after)
+        stmt = (
+            select(self.table, func.min(below.c.depth).label("depth"), open_count.label("open_assignments"))
+            .join(below, and_(p.tenant_id == self._tenant_id, p.id == below.c.id))
+            .where(*([] if after is None else [p.id > after]))
+            .group_by(*self.table.c)
+            .order_by(p.id)
+            .limit(page.limit + 1)
+        )
+        rows = (await self._conn.execute(stmt)).all()
+        members = [TeamMember(m.person_from_values(row._mapping), row.depth, row.open_assignments) for row in rows]
+        return Page.from_rows(members, page, key=lambda member: str(member.person.id))
 
     async def managers_above(self, person_id: UUID) -> list[UUID]:
         """One recursive query up the chain; depth-capped so a cycle in old data cannot loop."""
-        p = self.table
-        chain = (
-            select(p.c.manager_id.label("id"), literal(1).label("depth"))
-            .where(self._scoped(p.c.id == person_id, p.c.manager_id.is_not(None)))
-            .cte("chain", recursive=True)
-        )
-        step = (
-            select(p.c.manager_id, (chain.c.depth + 1))
-            .join(chain, and_(p.c.tenant_id == self._tenant_id, p.c.id == chain.c.id))
-            .where(p.c.manager_id.is_not(None), chain.c.depth < 1000)
-        )
-        chain = chain.union_all(step)
+        chain = managers_cte(self._tenant_id, person_id)
         rows = (await self._conn.execute(select(chain.c.id).order_by(chain.c.depth))).all()
         seen: list[UUID] = []
         for (manager,) in rows:
@@ -279,7 +339,43 @@ class SqlAssignments(_TenantTable[Assignment]):
     async def update(self, assignment: Assignment, expected_version: int) -> None:
         await self._cas(assignment, assignment.id, expected_version)
 
-    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
+        c = self.table.c
+        conditions = self._filters(filters, now)
+        if visible_to is not None:
+            below = reports_cte(self._tenant_id, visible_to)
+            conditions.append(or_(c.assignee_id == visible_to, c.reviewer_id == visible_to, c.assignee_id.in_(select(below.c.id))))
+        return await self._page(page, *conditions)
+
+    async def by_deadline(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+        """Ordered by the deadline the assignment now faces (offer expiry, due_at, review_due_at), then id;
+        assignments facing none (finished, expired, timed out) come last."""
+        c = self.table.c
+        live = (State.ACCEPTED.value, State.REVISION_REQUESTED.value)
+        deadline = case(
+            (and_(c.state == State.OFFERED.value, c.offer_expires_at > now), c.offer_expires_at),
+            (and_(c.state.in_(live), c.timeout_at > now), c.due_at),
+            (c.state == State.SUBMITTED.value, c.review_due_at),
+            else_=null(),
+        )
+        conditions = self._filters(filters, now)
+        after = cursor_deadline(page.after)
+        if after is not None:
+            last_deadline, last_id = after
+            if last_deadline is None:
+                conditions.append(and_(deadline.is_(None), c.id > last_id))
+            else:
+                conditions.append(or_(deadline > last_deadline, and_(deadline == last_deadline, c.id > last_id), deadline.is_(None)))
+        stmt = (
+            self._select().add_columns(deadline.label("sort_deadline")).where(self._scoped(*conditions))
+            .order_by(deadline.asc().nulls_last(), c.id).limit(page.limit + 1)
+        )
+        rows = (await self._conn.execute(stmt)).all()
+        deadlines = {row.id: row.sort_deadline for row in rows}
+        items = await self._from_rows(rows)
+        return Page.from_rows(items, page, key=lambda a: deadline_key(deadlines[a.id], a.id))
+
+    def _filters(self, filters: AssignmentFilter, now: datetime) -> list[Any]:
         c = self.table.c
         conditions: list[Any] = []
         if filters.states:
@@ -292,7 +388,7 @@ class SqlAssignments(_TenantTable[Assignment]):
                 conditions.append(column.in_(values))
         if filters.due_before is not None:
             conditions.append(c.due_at < filters.due_before)
-        return await self._page(page, *conditions)
+        return conditions
 
 
 class SqlSubmissions(_TenantTable[Submission]):
@@ -376,8 +472,8 @@ class SqlDeadlineQueue:
 
     _SAVED = ("state", "version", "updated_at", "offer_expiring_notified", "due_soon_notified",
               "review_overdue_notified", "next_deadline_at")
-    _EVENT_COLUMNS = ("tenant_id", "id", "type", "occurred_at", "actor_type", "actor_id", "subject_type",
-                      "subject_id", "data", "details")
+    _EVENT_COLUMNS = ("tenant_id", "id", "type", "occurred_at", "actor_type", "actor_id", "actor_on_behalf_of",
+                      "subject_type", "subject_id", "data", "details")
 
     def __init__(self, conn: AsyncConnection, policy: ReminderPolicy) -> None:
         self._conn, self._policy = conn, policy

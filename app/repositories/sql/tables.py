@@ -80,6 +80,22 @@ class PersonRow(SQLModel, table=True):
     version: int
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class IdentityProviderRow(SQLModel, table=True):
+    __tablename__ = "identity_providers"
+    __table_args__ = (Index(None, "issuer"),)
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    issuer: str = Field(max_length=500)
+    audience: str = Field(max_length=500)
+    claim: str = Field(max_length=100)
+    match: str = Field(max_length=16)
+    jwks: dict | None = _json(nullable=True)
+    jwks_url: str | None = Field(default=None, max_length=2000)
+    pem_keys: list[str] = _json()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class SkillRow(SQLModel, table=True):
@@ -148,6 +164,7 @@ class AssignmentRow(SQLModel, table=True):
     reviewer_id: UUID
     offered_by_type: str = Field(max_length=16)
     offered_by_id: UUID | None = None
+    offered_by_on_behalf_of: UUID | None = None
     state: str = Field(max_length=24)
     offer_expires_at: datetime = _ts()
     context_note: str | None = _text()
@@ -256,6 +273,7 @@ class EventRow(SQLModel, table=True):
     occurred_at: datetime = _ts()
     actor_type: str = Field(max_length=16)
     actor_id: UUID | None = None
+    actor_on_behalf_of: UUID | None = None
     subject_type: str = Field(max_length=32)
     subject_id: UUID
     data: dict = _json()
@@ -263,6 +281,7 @@ class EventRow(SQLModel, table=True):
 
 
 tenants = TenantRow.__table__
+identity_providers = IdentityProviderRow.__table__
 api_keys = ApiKeyRow.__table__
 people = PersonRow.__table__
 skills = SkillRow.__table__

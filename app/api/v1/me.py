@@ -1,0 +1,55 @@
+"""/v1/me: the caller's own view, for front-end apps signed in as a person."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import Ctx, Paging, page_body
+from app.api.problems import problem_responses
+from app.api.schemas.assignments import AssignmentList, AssignmentOut, ReviewQueue, ReviewQueueItem
+from app.api.schemas.people import MeOut, PersonOut, TeamList, TeamMemberOut
+from app.domain.assignment import State
+from app.services import me
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+
+
+@router.get("", operation_id="get_me", summary="Who I am: the person, their manager, whether admin",
+            responses=problem_responses(403))
+async def get_me(ctx: Ctx) -> MeOut:
+    found = await me.whoami(ctx)
+    return MeOut(
+        person=PersonOut.of(found.person), manager=None if found.manager is None else PersonOut.of(found.manager),
+        is_admin=found.is_admin,
+    )
+
+
+@router.get("/assignments", operation_id="list_my_assignments", summary="My own work, nearest deadline first",
+            responses=problem_responses(400, 403, 422))
+async def list_my_assignments(
+    ctx: Ctx, paging: Paging, request: Request, response: Response,
+    state: Annotated[list[State] | None, Query(description="Any of these effective states.")] = None,
+) -> AssignmentList:
+    page = await me.my_assignments(ctx, paging, tuple(state or ()))
+    now = ctx.clock.now()
+    return AssignmentList(**page_body(request, response, page, [AssignmentOut.of(v, now, ctx.actor) for v in page.items]))
+
+
+@router.get("/reviews", operation_id="list_my_reviews",
+            summary="My review queue: submissions waiting for me, oldest review_due_at first",
+            responses=problem_responses(400, 403, 422))
+async def list_my_reviews(ctx: Ctx, paging: Paging, request: Request, response: Response) -> ReviewQueue:
+    page = await me.my_reviews(ctx, paging)
+    now = ctx.clock.now()
+    items = [ReviewQueueItem(**AssignmentOut.fields_of(w.view, now, ctx.actor), waited=w.waited) for w in page.items]
+    return ReviewQueue(**page_body(request, response, page, items))
+
+
+@router.get("/team", operation_id="list_my_team",
+            summary="My direct and indirect reports, with their open assignments", responses=problem_responses(400, 403, 422))
+async def list_my_team(ctx: Ctx, paging: Paging, request: Request, response: Response) -> TeamList:
+    page = await me.my_team(ctx, paging)
+    items = [TeamMemberOut(person=PersonOut.of(m.person), depth=m.depth, open_assignments=m.open_assignments) for m in page.items]
+    return TeamList(**page_body(request, response, page, items))

@@ -1,0 +1,76 @@
+"""The caller's own view: who they are, their work, their review queue and their team."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from app.domain.actors import Scope
+from app.domain.assignment import State
+from app.domain.errors import PermissionDenied
+from app.domain.pagination import Page, PageRequest
+from app.domain.people import Person, TeamMember
+from app.domain.ports import AssignmentFilter
+from app.services.assignments import AssignmentView, views
+from app.services.context import Context, require_found
+
+
+def _me(ctx: Context) -> UUID:
+    me = ctx.actor.person_id
+    if me is None:
+        raise PermissionDenied(
+            "/v1/me is for a person: sign in with the identity provider's token, or act for one with Stint-Acting-For.",
+            code="forbidden.not_a_person",
+        )
+    return me
+
+
+@dataclass(frozen=True)
+class Me:
+    person: Person
+    manager: Person | None
+    is_admin: bool
+
+
+async def whoami(ctx: Context) -> Me:
+    me = _me(ctx)
+    async with ctx.uow() as uow:
+        person = require_found(await uow.people.get(me), "person", me)
+        manager = None if person.manager_id is None else await uow.people.get(person.manager_id)
+    return Me(person, manager, ctx.actor.is_admin)
+
+
+async def my_assignments(ctx: Context, page: PageRequest, states: tuple[State, ...] = ()) -> Page[AssignmentView]:
+    """My own work, nearest deadline first."""
+    ctx.actor.require(Scope.ASSIGNMENTS_READ)
+    me = _me(ctx)
+    async with ctx.uow() as uow:
+        found = await uow.assignments.by_deadline(page, AssignmentFilter(states=states, assignee_ids=(me,)), ctx.clock.now())
+    return views(ctx, found)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    view: AssignmentView
+    waited: timedelta
+
+
+async def my_reviews(ctx: Context, page: PageRequest) -> Page[Waiting]:
+    """Submissions waiting for my review, the one due soonest (so waiting longest) first."""
+    ctx.actor.require(Scope.ASSIGNMENTS_READ)
+    me = _me(ctx)
+    now = ctx.clock.now()
+    async with ctx.uow() as uow:
+        found = await uow.assignments.by_deadline(page, AssignmentFilter(states=(State.SUBMITTED,), reviewer_ids=(me,)), now)
+    return Page(
+        [Waiting(view, now - view.assignment.submitted_at) for view in views(ctx, found).items if view.assignment.submitted_at],
+        found.next_after,
+    )
+
+
+async def my_team(ctx: Context, page: PageRequest) -> Page[TeamMember]:
+    ctx.actor.require(Scope.PEOPLE_READ)
+    me = _me(ctx)
+    async with ctx.uow() as uow:
+        return await uow.people.team(me, page, ctx.clock.now())
