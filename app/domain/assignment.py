@@ -246,6 +246,8 @@ class Assignment:
         state = self.check(Action.EXTEND, now)
         if due_at <= now:
             raise invalid(("body", "due_at"), "The new due_at must be in the future.", code="assignment.invalid_due_at")
+        if self.due_at is not None and due_at <= self.due_at:
+            raise invalid(("body", "due_at"), "An extension must move due_at later than it is now.", code="assignment.invalid_due_at")
         if due_at > now + MAX_EXTENSION:
             raise invalid(("body", "due_at"), "The new due_at may be at most 365 days from now.", code="assignment.invalid_due_at")
         previous = self.due_at

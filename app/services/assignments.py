@@ -63,10 +63,11 @@ async def offer(ctx: Context, request: Offer) -> AssignmentView:
             raise invalid(("body", "reviewer_id"), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
         if reviewer_id == assignee.id:
             raise invalid(("body", "reviewer_id"), "The assignee cannot review their own work.", "value_error", code="assignment.self_review")
-        if request.reviewer_id is not None:
-            reviewer = await uow.people.get(reviewer_id)
-            if reviewer is None or not reviewer.active:
-                raise invalid(("body", "reviewer_id"), f"No active person with id {reviewer_id}.", "unknown_person", code="assignment.unknown_reviewer")
+        reviewer = await uow.people.get(reviewer_id)
+        if reviewer is None or not reviewer.active:
+            if request.reviewer_id is None:
+                raise invalid(("body", "reviewer_id"), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
+            raise invalid(("body", "reviewer_id"), f"No active person with id {reviewer_id}.", "unknown_person", code="assignment.unknown_reviewer")
         expires_at = request.offer_expires_at or now + content.offer_ttl
         if not now < expires_at <= now + MAX_OFFER_TTL:
             raise invalid(

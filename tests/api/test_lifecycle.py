@@ -210,3 +210,18 @@ async def test_editing_a_published_brief_never_changes_running_work(api: Api) ->
     assert newest["brief_version"] == 2 and newest["brief"]["timebox"] == "P1D" and newest["brief"]["title"] == "New title"
     accepted = await api.act(assignment["id"], "accept")
     assert accepted["due_at"] == iso(api.clock.now() + timedelta(hours=3)), "the pinned timebox applies"
+
+
+async def test_an_inactive_manager_is_not_a_default_reviewer(api: Api) -> None:
+    manager, report = await api.team()
+    await api.patch(f"/v1/people/{manager['id']}", {"active": False})
+    brief = await api.brief()
+    problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": report["id"]}), 422, "assignment.reviewer_required")
+    problem(await api.post("/v1/assignments", {"brief_id": brief["id"], "assignee_id": report["id"], "reviewer_id": manager["id"]}), 422, "assignment.unknown_reviewer")
+
+
+async def test_an_extension_only_moves_due_at_later(api: Api) -> None:
+    assignment = await api.accepted()
+    earlier = iso(api.clock.now() + timedelta(hours=1))
+    problem(await api.post(f"/v1/assignments/{assignment['id']}/extend", {"due_at": earlier, "reason": "shorten"}), 422, "assignment.invalid_due_at")
+    assert (await api.assignment(assignment["id"]))["due_at"] == assignment["due_at"]
