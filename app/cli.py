@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 from uuid import UUID
 
@@ -70,6 +72,18 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_tenant_create(args: argparse.Namespace) -> None:
     tenant = _with_database(lambda db: tenants.create_tenant(db, SystemClock(), Uuid7Ids(), args.slug, args.name))
     print(f"Created tenant '{tenant.slug}' ({tenant.id}).")
+
+
+def cmd_tenant_set_idp(args: argparse.Namespace) -> None:
+    jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
+    pems = tuple(Path(name).read_text() for name in args.pem_file or ())
+    idp = _with_database(lambda db: tenants.set_identity_provider(
+        db, SystemClock(), args.slug, issuer=args.issuer, audience=args.audience, claim=args.claim, match=args.match,
+        jwks=jwks, jwks_url=args.jwks_url, pem_keys=pems,
+    ))
+    source = "JWKS document" if idp.jwks else f"JWKS URL {idp.jwks_url}" if idp.jwks_url else f"{len(idp.pem_keys)} PEM key(s)"
+    print(f"Tenant '{args.slug}' now accepts tokens from {idp.issuer} for {idp.audience} ({source}); "
+          f"claim '{idp.claim}' matches a person's {idp.match.value}.")
 
 
 def _scopes(values: list[str]) -> list[str]:
@@ -138,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("slug")
     create_tenant.add_argument("--name")
     create_tenant.set_defaults(func=cmd_tenant_create)
+    set_idp = tenant_cmds.add_parser("set-idp", help="Configure how the tenant's people sign in (their identity provider).")
+    set_idp.add_argument("slug")
+    set_idp.add_argument("--issuer", required=True, help="The tokens' iss.")
+    set_idp.add_argument("--audience", required=True, help="The tokens' aud.")
+    keys = set_idp.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--jwks-file", help="A JWKS document (public keys).")
+    keys.add_argument("--jwks-url", help="A JWKS URL, fetched and cached (https; http only on loopback).")
+    keys.add_argument("--pem-file", action="append", help="A PEM public key file; repeat for several keys.")
+    set_idp.add_argument("--claim", default="sub", help="The claim naming the person (default: sub).")
+    set_idp.add_argument("--match", default="external_id", choices=["external_id", "email"], help="Which person field the claim holds.")
+    set_idp.set_defaults(func=cmd_tenant_set_idp)
 
     key_cmds = commands.add_parser("keys", help="Manage integration API keys.").add_subparsers(dest="action", required=True)
     create_key = key_cmds.add_parser("create", help="Create a key; prints it once.")

@@ -179,3 +179,46 @@ def problem(response: httpx.Response, status: int, code: str | None = None) -> d
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+class Signer:
+    """A key pair of one algorithm that mints tokens the way an identity provider would."""
+
+    def __init__(self, alg: str, kid: str) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+        self.alg, self.kid = alg, kid
+        if alg == "RS256":
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        elif alg == "ES256":
+            self.private = ec.generate_private_key(ec.SECP256R1())
+            self.jwk = jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        else:
+            self.private = ed25519.Ed25519PrivateKey.generate()
+            self.jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.jwk |= {"kid": kid, "use": "sig"}
+
+    @property
+    def public_pem(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def token(self, claims: dict[str, Any], *, now: datetime, kid: str | None = "same", **header: Any) -> str:
+        import jwt
+
+        body = {"iss": ISSUER, "aud": AUDIENCE, "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=10)).timestamp())} | claims
+        headers = {"kid": self.kid if kid == "same" else kid} if kid is not None else {}
+        return jwt.encode({k: v for k, v in body.items() if v is not None}, self.private, algorithm=self.alg, headers=headers | header)
+
+
+ISSUER = "https://login.example.com/"
+AUDIENCE = "stint-frontend"
+
+
+def jwks(*signers: Signer) -> dict[str, Any]:
+    return {"keys": [signer.jwk for signer in signers]}
