@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 from uuid import UUID
 
+import httpx
+
 from app import logs
 from app.domain.errors import DomainError, InvalidInput
 from app.repositories.clock import SystemClock, Uuid7Ids
@@ -19,7 +21,8 @@ from app.repositories.sql.database import Database
 from app.repositories.sql.migrations import upgrade_sync
 from app.services import tenants
 from app.settings import get_settings
-from app.workers.runner import run_sweeper
+from app.workers.runner import run_all
+from app.workers.sender import HttpSender
 
 
 def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -56,10 +59,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_sweeper(
-            database, SystemClock(), Uuid7Ids(), batch_size=settings.sweep_batch_size,
-            interval=settings.sweep_interval_seconds, stop=stop,
-        )
+        async with httpx.AsyncClient() as client:
+            sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
+            await run_all(database, sender, SystemClock(), Uuid7Ids(), settings, stop)
 
     _with_database(work)
 
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--with-worker", action="store_true", help="Also run the deadline sweeper in this process.")
     serve.set_defaults(func=cmd_serve)
 
-    worker = commands.add_parser("worker", help="Run the deadline sweeper until SIGTERM.")
+    worker = commands.add_parser("worker", help="Run the deadline sweeper and webhook delivery until SIGTERM.")
     worker.set_defaults(func=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="Apply database migrations (a no-op when current).")

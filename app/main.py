@@ -16,12 +16,13 @@ from app.api.deps import Runtime
 from app.api.guard import RequestGuard
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
-from app.api.v1 import assignments, catalog, me, people, tenant
+from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.settings import Settings, get_settings
-from app.workers.runner import run_sweeper
+from app.workers.runner import run_all
+from app.workers.sender import HttpSender
 
 DESCRIPTION = """\
 Stint runs micro-assignments: short, skill-based tasks offered to a person, done inside a timebox,
@@ -34,6 +35,8 @@ TAGS = [
     {"name": "skills", "description": "The tenant's skill catalogue."},
     {"name": "briefs", "description": "Reusable, versioned definitions of micro-assignments."},
     {"name": "assignments", "description": "The lifecycle: offer → accept → timebox → submit → review."},
+    {"name": "events", "description": "The event feed: every change, in commit order."},
+    {"name": "webhooks", "description": "Endpoints that receive events (Standard Webhooks), with their delivery log."},
     {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},
     {"name": "tenant", "description": "The tenant's settings."},
     {"name": "operations", "description": "Health checks."},
@@ -62,10 +65,8 @@ def create_app(
         stop = asyncio.Event()
         worker = None
         if settings.with_worker:
-            worker = asyncio.create_task(run_sweeper(
-                runtime.database, runtime.clock, runtime.ids,
-                batch_size=settings.sweep_batch_size, interval=settings.sweep_interval_seconds, stop=stop,
-            ))
+            sender = HttpSender(http, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
+            worker = asyncio.create_task(run_all(runtime.database, sender, runtime.clock, runtime.ids, settings, stop))
         yield
         stop.set()
         if worker is not None:
@@ -76,8 +77,9 @@ def create_app(
 
     app = FastAPI(title="Stint", version="1.0.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.settings = settings
     errors.install(app)
-    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, tenant.router):
+    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, tenant.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     due_soon_min_lead: timedelta = timedelta(minutes=15)
     offer_expiring_lead: timedelta = timedelta(hours=24)
 
+    # Webhook delivery (`stint worker`).
+    webhooks_allow_private: bool = False
+    """Let webhook URLs use http and loopback or private addresses: for development and tests only."""
+    delivery_batch_size: int = Field(default=100, ge=1, le=1000)
+    delivery_interval_seconds: float = Field(default=1.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+
     def reminder_policy(self) -> ReminderPolicy:
         return ReminderPolicy(self.due_soon_share, self.due_soon_min_lead, self.offer_expiring_lead)
 

@@ -16,7 +16,9 @@ EXPECTED_OPERATIONS = {
     "offer_assignment", "list_assignments", "get_assignment", "accept_assignment", "decline_assignment",
     "withdraw_assignment", "extend_assignment", "reclaim_submission", "submit_assignment", "list_submissions",
     "review_submission", "list_reviews", "list_assignment_events", "list_extensions", "healthz",
-    "get_me", "list_my_assignments", "list_my_reviews", "list_my_team", "get_identity_provider",
+    "get_me", "list_my_assignments", "list_my_reviews", "list_my_team", "get_identity_provider", "list_events",
+    "create_webhook", "list_webhooks", "get_webhook", "update_webhook", "delete_webhook", "rotate_webhook_secret",
+    "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery",
 }
 
 

@@ -111,11 +111,11 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-def _encode_cursor(after: Any) -> str:
+def encode_cursor(after: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(after, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> Any:
+def decode_cursor(cursor: str) -> Any:
     """The JSON sort key inside a cursor; repositories check its shape (a bad one is InvalidCursor, 400)."""
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -127,7 +127,7 @@ def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` from the previous page.")] = None,
 ) -> PageRequest:
-    return PageRequest(limit=limit, after=None if cursor is None else _decode_cursor(cursor))
+    return PageRequest(limit=limit, after=None if cursor is None else decode_cursor(cursor))
 
 
 Paging = Annotated[PageRequest, Depends(page_request)]
@@ -135,7 +135,7 @@ Paging = Annotated[PageRequest, Depends(page_request)]
 
 def page_body(request: Request, response: Response, page: Page[Any], items: list[Any]) -> dict[str, Any]:
     """The list envelope, and a `Link: <…>; rel="next"` header when another page exists."""
-    next_cursor = None if page.next_after is None else _encode_cursor(page.next_after)
+    next_cursor = None if page.next_after is None else encode_cursor(page.next_after)
     if next_cursor is not None:
         response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
     return {"items": items, "next_cursor": next_cursor}

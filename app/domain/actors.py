@@ -25,6 +25,7 @@ class Scope(StrEnum):
     ASSIGNMENTS_WRITE = "assignments:write"
     REVIEWS_WRITE = "reviews:write"
     EVENTS_READ = "events:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
     ACT_AS = "act_as"
 
 

@@ -22,3 +22,25 @@ class Event:
     data: Any
     """The resource after the change (a domain object; adapters serialise it)."""
     details: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    """Position in the tenant's feed, in commit order, gap-free; given when the event is stored."""
+
+
+# Every event type Stint emits today. The list is open: consumers must ignore types they do not know.
+EVENT_TYPES = (
+    "person.created", "person.updated",
+    "skill.created", "skill.updated",
+    "brief.created", "brief.updated", "brief.published", "brief.archived",
+    "assignment.offered", "assignment.accepted", "assignment.declined", "assignment.withdrawn",
+    "assignment.expired", "assignment.submitted", "assignment.submission_reclaimed", "assignment.timed_out",
+    "assignment.extended", "assignment.passed", "assignment.failed", "assignment.revision_requested",
+    "assignment.due_soon", "offer.expiring", "review.overdue",
+    "webhook.disabled", "webhook.ping",
+)
+
+
+def type_matches(pattern: str, event_type: str) -> bool:
+    """`assignment.accepted` matches itself; `assignment.*` every assignment event; `*` everything."""
+    if pattern == "*" or pattern == event_type:
+        return True
+    return pattern.endswith(".*") and event_type.startswith(pattern[:-1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, Self
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
+from app.domain.webhooks import AttemptResult, Claimed, Delivery, Webhook
 from app.domain.work import Evidence, Extension, Review, Submission
 
 
@@ -111,8 +112,29 @@ class EvidenceRepository(Protocol):
 
 
 class EventRepository(Protocol):
-    async def add(self, event: Event) -> None: ...
+    async def add(self, event: Event) -> None:
+        """Stored, with its feed seq, when the unit of work commits."""
+        ...
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]: ...
+    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+        """The tenant's events after seq `after`, in commit order; `types` may hold `prefix.*` patterns."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    async def add(self, webhook: Webhook) -> None: ...
+    async def get(self, webhook_id: UUID) -> Webhook | None: ...
+    async def update(self, webhook: Webhook, expected_version: int) -> None: ...
+    async def delete(self, webhook_id: UUID) -> None: ...
+    async def list(self, page: PageRequest) -> Page[Webhook]: ...
+
+
+class DeliveryRepository(Protocol):
+    async def get(self, webhook_id: UUID, delivery_id: UUID) -> Delivery | None: ...
+    async def update(self, delivery: Delivery) -> None: ...
+    async def list(self, webhook_id: UUID, page: PageRequest) -> Page[Delivery]:
+        """Newest first."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -128,6 +150,8 @@ class UnitOfWork(Protocol):
     evidence: EvidenceRepository
     extensions: ExtensionRepository
     events: EventRepository
+    webhooks: WebhookRepository
+    deliveries: DeliveryRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -159,6 +183,26 @@ class SweepUnitOfWork(Protocol):
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
     async def commit(self) -> None: ...
+
+
+class Outbox(Protocol):
+    """Webhook deliveries across every tenant: the delivery worker's view of storage."""
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Claimed]: ...
+    async def save(self, deliveries: list[Delivery], webhooks: list[Webhook]) -> None: ...
+    async def add_events(self, events: list[Event]) -> None: ...
+
+
+class OutboxUnitOfWork(Protocol):
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult: ...
 
 
 class TenantDirectory(Protocol):

@@ -7,6 +7,7 @@ so an uncommitted unit of work leaves nothing behind.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -15,7 +16,7 @@ from uuid import UUID
 from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.errors import ConcurrentUpdate, Conflict
-from app.domain.events import Event
+from app.domain.events import Event, type_matches
 from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
 from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
@@ -230,6 +231,11 @@ class MemoryEvents(_Repo):
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
         return _page([e for e in self.rows.values() if e.subject_id == subject_id], page)
 
+    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+        rows = sorted((e for e in self.rows.values() if e.seq is not None and e.seq > after), key=lambda e: e.seq)
+        rows = [e for e in rows if (not types or any(type_matches(p, e.type) for p in types)) and (subject_id is None or e.subject_id == subject_id)]
+        return [copy.deepcopy(e) for e in rows[:limit]]
+
 
 class MemoryUnitOfWork:
     def __init__(self, stores: dict[UUID, _Store], tenant_id: UUID) -> None:
@@ -261,6 +267,9 @@ class MemoryUnitOfWork:
                 current = getattr(live, name).get(item_id)
                 if current is None or current.version != expected:
                     raise ConcurrentUpdate(repo.kind)
+        next_seq = max((e.seq or 0 for e in live.events.values()), default=0) + 1
+        for offset, event_id in enumerate(sorted(self.events.written)):  # feed seqs in commit order
+            self.events.rows[event_id] = dataclasses.replace(self.events.rows[event_id], seq=next_seq + offset)
         for name, repo in repos.items():
             for item_id in repo.written:
                 getattr(live, name)[item_id] = copy.deepcopy(repo.rows[item_id])

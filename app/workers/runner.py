@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 
 from app.domain.errors import StorageUnavailable
-from app.domain.ports import Clock, IdGenerator
+from app.domain.ports import Clock, IdGenerator, WebhookSender
 from app.repositories.sql.database import Database
 from app.services.sweeper import tick
+from app.services.webhooks import deliver_due
+from app.settings import Settings
 
 log = logging.getLogger("stint.worker")
 
@@ -36,3 +39,34 @@ async def run_sweeper(database: Database, clock: Clock, ids: IdGenerator, *, bat
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
+
+
+async def run_deliveries(
+    database: Database, sender: WebhookSender, clock: Clock, ids: IdGenerator, *, batch_size: int, interval: float, stop: asyncio.Event,
+) -> None:
+    """Deliver due webhooks until `stop`: back to back while there is work, then every `interval` seconds."""
+    rng = random.Random()
+    while not stop.is_set():
+        try:
+            report = await deliver_due(database.outbox_uow, sender, clock, ids, rng, batch_size=batch_size)
+        except StorageUnavailable:
+            log.warning(json.dumps({"msg": "delivery skipped: database unavailable"}))
+            report = None
+        except Exception:
+            log.exception("delivery batch failed")
+            report = None
+        if report is not None and report.claimed:
+            log.info(json.dumps({"msg": "webhook deliveries", "claimed": report.claimed, "succeeded": report.succeeded, "failed": report.failed}))
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
+async def run_all(database: Database, sender: WebhookSender, clock: Clock, ids: IdGenerator, settings: Settings, stop: asyncio.Event) -> None:
+    """Everything a worker does: the deadline sweeper and webhook delivery, side by side."""
+    await asyncio.gather(
+        run_sweeper(database, clock, ids, batch_size=settings.sweep_batch_size, interval=settings.sweep_interval_seconds, stop=stop),
+        run_deliveries(database, sender, clock, ids, batch_size=settings.delivery_batch_size, interval=settings.delivery_interval_seconds, stop=stop),
+    )

@@ -2,7 +2,7 @@
 
 Roles: the assignment's assignee, its reviewer, a manager above the assignee, an unrelated colleague,
 a tenant-admin person (all with identity-provider tokens), an integration key without the needed
-scope, and an admin key of another tenant. A new operation without a row here fails the test.
+scope (it holds only act_as), and an admin key of another tenant. A new operation without a row here fails the test.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Objects:
     brief_id: str
     assignment_id: str = ""
     fresh_brief_id: str = ""
+    webhook_id: str = ""
+    delivery_id: str = ""
 
     def person(self, role: str) -> dict[str, Any]:
         return self.org.people[role]
@@ -52,6 +54,16 @@ class Row:
     assignment: str | None = None
     """The state the assignment must be in first: offered, accepted or submitted."""
     fresh_brief: bool = False
+    webhook: bool = False
+    """A webhook (with one delivery queued) to act on."""
+
+
+def _w(o: Objects, suffix: str = "") -> str:
+    return f"/v1/webhooks/{o.webhook_id}{suffix}"
+
+
+HOOK = {"url": "https://hooks.example.com/stint", "event_types": ["assignment.*"]}
+NO_ACCESS = (403, 403, 403, 403)
 
 
 def _a(o: Objects, suffix: str = "") -> str:
@@ -96,6 +108,16 @@ MATRIX: dict[str, Row] = {
     "list_my_reviews": Row(lambda o: ("GET", "/v1/me/reviews", None), (200, 200, 200, 200, 200, 403, 403)),
     "list_my_team": Row(lambda o: ("GET", "/v1/me/team", None), (200, 200, 200, 200, 200, 403, 403)),
     "get_identity_provider": Row(lambda o: ("GET", "/v1/tenant/identity-provider", None), (403, 403, 403, 403, 200, 403, 404)),
+    "list_events": Row(lambda o: ("GET", "/v1/events", None), (*NO_ACCESS, 200, 403, 200)),
+    "create_webhook": Row(lambda o: ("POST", "/v1/webhooks", HOOK), (*NO_ACCESS, 201, 403, 201)),
+    "list_webhooks": Row(lambda o: ("GET", "/v1/webhooks", None), (*NO_ACCESS, 200, 403, 200)),
+    "get_webhook": Row(lambda o: ("GET", _w(o), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
+    "update_webhook": Row(lambda o: ("PATCH", _w(o), {"description": "CRM"}), (*NO_ACCESS, 200, 403, 404), webhook=True),
+    "delete_webhook": Row(lambda o: ("DELETE", _w(o), None), (*NO_ACCESS, 204, 403, 404), webhook=True),
+    "rotate_webhook_secret": Row(lambda o: ("POST", _w(o, "/rotate-secret"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
+    "ping_webhook": Row(lambda o: ("POST", _w(o, "/ping"), None), (*NO_ACCESS, 202, 403, 404), webhook=True),
+    "list_webhook_deliveries": Row(lambda o: ("GET", _w(o, "/deliveries"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
+    "retry_webhook_delivery": Row(lambda o: ("POST", _w(o, f"/deliveries/{o.delivery_id}/retry"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
 }
 
 
@@ -121,7 +143,7 @@ async def test_each_role_gets_exactly_its_status(operation: str, api: Api, datab
     org = await build_org(api, database)
     skill = await api.skill()
     brief = await api.brief(skill_id=skill["id"])
-    no_scope = await api.make_key(["events:read"])
+    no_scope = await api.make_key(["act_as"])  # a real scope that grants nothing by itself
     other_slug = f"o-{uuid4().hex[:12]}"
     await tenants.create_tenant(database, SystemClock(), Uuid7Ids(), other_slug)
     _, other_key = await tenants.create_key(database, SystemClock(), Uuid7Ids(), other_slug, "other", ["admin"])
@@ -133,6 +155,10 @@ async def test_each_role_gets_exactly_its_status(operation: str, api: Api, datab
             o.assignment_id = await _assignment_in(o, row.assignment)
         if row.fresh_brief:
             o.fresh_brief_id = (await api.brief(skill_id=skill["id"]))["id"]
+        if row.webhook:
+            o.webhook_id = (await api.created("/v1/webhooks", HOOK))["id"]
+            assert (await api.post(f"/v1/webhooks/{o.webhook_id}/ping")).status_code == 202
+            o.delivery_id = (await api.get(f"/v1/webhooks/{o.webhook_id}/deliveries")).json()["items"][0]["id"]
         method, url, body = row.call(o)
         credential = org.token(role) if role in PEOPLE_ROLES else no_scope if role == "key_without_scope" else other_key
         response = await api.client.request(method, url, json=body, headers={"Authorization": f"Bearer {credential}"})

@@ -15,7 +15,7 @@ from app.api.schemas.common import (
 from app.domain.actors import Actor
 from app.domain.assignment import Action, State
 from app.domain.briefs import CriterionScore
-from app.domain.events import Event
+from app.domain.events import EVENT_TYPES, Event
 from app.domain.work import Attachment, Extension, Link, Outcome, Review, Submission, SubmissionContent
 from app.services.assignments import AssignmentView, Offer, ReviewInput
 
@@ -274,7 +274,11 @@ class SubjectOut(BaseModel):
 
 class EventOut(BaseModel):
     id: UUID
-    type: str = Field(description="e.g. assignment.accepted; new types may be added.")
+    type: str = Field(
+        description="What happened, e.g. `assignment.accepted`. An open enum: new types may be added, so ignore unknown ones. "
+                    "See docs/events.md.",
+        json_schema_extra={"x-extensible-enum": list(EVENT_TYPES), "examples": ["assignment.accepted"]},
+    )
     occurred_at: datetime
     actor: ActorOut
     subject: SubjectOut
@@ -291,3 +295,9 @@ class EventOut(BaseModel):
 
 class EventList(ListOf[EventOut]):
     pass
+
+
+class EventFeed(BaseModel):
+    items: list[EventOut]
+    next_cursor: str = Field(description="Pass as `after` to resume; store it. Present even when nothing new came.")
+    has_more: bool = Field(description="Whether more events are ready now (poll again at once), or you are caught up.")

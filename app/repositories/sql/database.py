@@ -18,8 +18,8 @@ from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.repositories import (
-    SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlEvents, SqlEvidence, SqlExtensions, SqlPeople, SqlReviews, SqlSkills,
-    SqlSubmissions,
+    SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
+    SqlReviews, SqlSkills, SqlSubmissions, SqlWebhooks,
 )
 
 
@@ -87,6 +87,8 @@ class SqlUnitOfWork:
         self.evidence = SqlEvidence(conn, tenant)
         self.extensions = SqlExtensions(conn, tenant)
         self.events = SqlEvents(conn, tenant)
+        self.webhooks = SqlWebhooks(conn, tenant)
+        self.deliveries = SqlDeliveries(conn, tenant)
         return self
 
     async def _open(self) -> AsyncConnection:
@@ -103,6 +105,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         assert self._conn is not None
+        if hasattr(self, "events"):
+            await self.events.flush()
         await self._conn.commit()
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -128,6 +132,17 @@ class SqlSweepUnitOfWork(SqlUnitOfWork):
         return self
 
 
+class SqlOutboxUnitOfWork(SqlUnitOfWork):
+    """A transaction over every tenant's webhook deliveries, for the delivery worker only."""
+
+    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy) -> None:
+        super().__init__(engine, UUID(int=0), policy)
+
+    async def __aenter__(self) -> Self:
+        self.outbox = SqlOutbox(await self._open())
+        return self
+
+
 class Database:
     """The storage adapter as the app sees it: unit-of-work factories and the tenant directory."""
 
@@ -144,6 +159,9 @@ class Database:
 
     def sweep_uow(self) -> SqlSweepUnitOfWork:
         return SqlSweepUnitOfWork(self.engine, self.policy)
+
+    def outbox_uow(self) -> SqlOutboxUnitOfWork:
+        return SqlOutboxUnitOfWork(self.engine, self.policy)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -162,7 +180,9 @@ class Database:
 
     async def add_tenant(self, tenant: Tenant) -> None:
         try:
-            await self._run(t.tenants.insert().values(id=tenant.id, slug=tenant.slug, name=tenant.name, created_at=tenant.created_at), write=True)
+            async with self.engine.begin() as conn:
+                await conn.execute(t.tenants.insert().values(id=tenant.id, slug=tenant.slug, name=tenant.name, created_at=tenant.created_at))
+                await conn.execute(t.event_counters.insert().values(tenant_id=tenant.id, last_seq=0, webhooks_version=0))
         except IntegrityError as exc:
             raise Conflict(f"A tenant with slug '{tenant.slug}' already exists.", code="tenant.slug_taken") from exc
 

@@ -18,6 +18,7 @@ from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
+from app.domain.webhooks import Delivery, DeliveryStatus, Webhook
 from app.domain.work import (
     Attachment, Evidence, Extension, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus,
 )
@@ -206,6 +207,8 @@ def evidence_from(row: Row) -> Evidence:
 def event_values(e: Event) -> dict[str, Any]:
     if isinstance(e.data, Assignment):
         data = assignment_event_data(e.data)
+    elif isinstance(e.data, Webhook):
+        data = e.data.public()
     else:
         data = jsonable(e.data)
         data.pop("tenant_id", None)  # the event's own tenant; never part of a representation
@@ -213,7 +216,7 @@ def event_values(e: Event) -> dict[str, Any]:
         "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
         "actor_type": e.actor.type.value, "actor_id": e.actor.id, "actor_on_behalf_of": e.actor.on_behalf_of,
         "subject_type": e.subject_type,
-        "subject_id": e.subject_id, "data": data, "details": e.details,
+        "subject_id": e.subject_id, "data": data, "details": e.details, "seq": e.seq,
     }
 
 
@@ -222,7 +225,7 @@ def event_from(row: Row) -> Event:
     return Event(
         id=m["id"], tenant_id=m["tenant_id"], type=m["type"], occurred_at=m["occurred_at"],
         actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]), subject_type=m["subject_type"], subject_id=m["subject_id"],
-        data=m["data"], details=m["details"],
+        data=m["data"], details=m["details"], seq=m["seq"],
     )
 
 
@@ -273,3 +276,33 @@ def idp_from(row: Row) -> IdentityProvider:
     values = dict(row._mapping)
     values.update(match=SubjectMatch(values["match"]), pem_keys=tuple(values["pem_keys"]))
     return IdentityProvider(**values)
+
+
+_WEBHOOK_FIELDS = tuple(f.name for f in dataclasses.fields(Webhook))
+
+
+def webhook_values(w: Webhook) -> dict[str, Any]:
+    values = {name: getattr(w, name) for name in _WEBHOOK_FIELDS}
+    values["event_types"] = list(w.event_types)
+    return values
+
+
+def webhook_from(row: Row) -> Webhook:
+    values = {name: row._mapping[name] for name in _WEBHOOK_FIELDS}
+    values["event_types"] = tuple(values["event_types"])
+    return Webhook(**values)
+
+
+_DELIVERY_FIELDS = tuple(f.name for f in dataclasses.fields(Delivery))
+
+
+def delivery_values(d: Delivery) -> dict[str, Any]:
+    values = {name: getattr(d, name) for name in _DELIVERY_FIELDS}
+    values["status"] = d.status.value
+    return values
+
+
+def delivery_from(row: Row) -> Delivery:
+    values = {name: row._mapping[name] for name in _DELIVERY_FIELDS}
+    values["status"] = DeliveryStatus(values["status"])
+    return Delivery(**values)

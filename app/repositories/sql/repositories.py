@@ -6,11 +6,13 @@ relationship explicit: nothing can lazy-load behind a request's back.
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+from datetime import datetime, timedelta
 from typing import Any, Callable, Generic, TypeVar
 from uuid import UUID
 
 from pydantic_core import to_json
+from uuid_utils.compat import uuid7
 from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +27,7 @@ from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
+from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Webhook
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 
@@ -452,28 +455,144 @@ class SqlEvidence(_TenantTable[Evidence]):
         return [m.evidence_from(row) for row in (await self._conn.execute(stmt)).all()]
 
 
+async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[int, int]:
+    """Reserve `count` feed positions for the tenant: returns (first seq, webhooks_version).
+
+    The counter row stays locked until the transaction ends, so a later transaction gets later
+    seqs and commits later: the feed is in commit order, and a rollback returns its seqs (no gaps).
+    """
+    c = t.event_counters.c
+    stmt = (
+        update(t.event_counters).where(c.tenant_id == tenant_id)
+        .values(last_seq=c.last_seq + count).returning(c.last_seq, c.webhooks_version)
+    )
+    row = (await conn.execute(stmt)).first()
+    if row is None:  # a tenant from before the counters existed
+        await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
+        row = (await conn.execute(stmt)).first()
+    return row.last_seq - count + 1, row.webhooks_version
+
+
+_EVENT_COLUMNS = ("tenant_id", "id", "type", "occurred_at", "actor_type", "actor_id", "actor_on_behalf_of",
+                  "subject_type", "subject_id", "data", "details", "seq")
+_COPY_THRESHOLD = 200
+"""From this many rows on, PostgreSQL gets COPY instead of a multi-row INSERT."""
+
+
+async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event]:
+    """Give events their feed seqs, store them, and queue their webhook deliveries (the outbox), all in
+    the caller's transaction. Tenants are locked in one order, so concurrent writers never deadlock."""
+    by_tenant: dict[UUID, list[Event]] = {}
+    for event in events:
+        by_tenant.setdefault(event.tenant_id, []).append(event)
+    stored: list[Event] = []
+    deliveries: list[dict[str, Any]] = []
+    for tenant_id in sorted(by_tenant):
+        first, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
+        batch = [dataclasses.replace(e, seq=first + i) for i, e in enumerate(by_tenant[tenant_id])]
+        stored += batch
+        hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
+        deliveries += [m.delivery_values(d) for d in outbox_deliveries(batch, hooks)]
+    if conn.dialect.name == "postgresql" and len(stored) >= _COPY_THRESHOLD:
+        records = []
+        for event in stored:
+            values = m.event_values(event)
+            values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
+            records.append(tuple(values[name] for name in _EVENT_COLUMNS))
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+    else:
+        await conn.execute(insert(t.events), [m.event_values(event) for event in stored])
+    if deliveries:
+        await conn.execute(insert(t.webhook_deliveries), deliveries)
+    return stored
+
+
+def outbox_deliveries(events: list[Event], hooks: list[Webhook]) -> list[Delivery]:
+    return [
+        Delivery(
+            id=uuid7(), tenant_id=event.tenant_id, webhook_id=hook.id, event_id=event.id, event_seq=event.seq or 0,
+            event_type=event.type, subject_id=event.subject_id, status=DeliveryStatus.PENDING, attempts=0,
+            next_attempt_at=event.occurred_at, created_at=event.occurred_at,
+        )
+        for event in events for hook in hooks if hook.wants(event.type, event.subject_id)
+    ]
+
+
+class ActiveWebhooks:
+    """Per tenant, the webhooks that receive events, cached per process and keyed by the tenant's
+    webhooks_version (bumped in the same transaction as any webhook change, read with the event seqs),
+    so the cache is never stale and costs no query while nothing changed."""
+
+    def __init__(self) -> None:
+        self._cache: dict[UUID, tuple[int, list[Webhook]]] = {}
+
+    async def of(self, conn: AsyncConnection, tenant_id: UUID, version: int) -> list[Webhook]:
+        cached = self._cache.get(tenant_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = (await conn.execute(select(t.webhooks).where(t.webhooks.c.tenant_id == tenant_id))).all()
+        hooks = [m.webhook_from(row) for row in rows]
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[tenant_id] = (version, hooks)
+        return hooks
+
+
+ACTIVE_WEBHOOKS = ActiveWebhooks()
+
+
+async def bump_webhooks_version(conn: AsyncConnection, tenant_id: UUID) -> None:
+    c = t.event_counters.c
+    await conn.execute(update(t.event_counters).where(c.tenant_id == tenant_id).values(webhooks_version=c.webhooks_version + 1))
+
+
 class SqlEvents(_TenantTable[Event]):
+    """Events are held until the unit of work commits, then stored in one statement with their feed seqs."""
+
     table, kind = t.events, "event"
     to_values, from_row = staticmethod(m.event_values), staticmethod(m.event_from)
 
+    def __init__(self, conn: AsyncConnection, tenant_id: UUID) -> None:
+        super().__init__(conn, tenant_id)
+        self._pending: list[Event] = []
+
     async def add(self, event: Event) -> None:
-        await self._insert(event)
+        self._pending.append(event)
+
+    async def flush(self) -> list[Event]:
+        """Store the pending events (just before commit); returns them with their seqs."""
+        if not self._pending:
+            return []
+        pending, self._pending = self._pending, []
+        return await store_events(self._conn, pending)
 
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
         return await self._page(page, self.table.c.subject_id == subject_id)
+
+    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+        """Events after seq `after`, in seq order; `types` may hold `prefix.*` patterns."""
+        c = self.table.c
+        conditions = [c.seq > after]
+        if types:
+            exact = [p for p in types if not p.endswith(".*")]
+            prefixes = [p[:-1] for p in types if p.endswith(".*")]
+            conditions.append(or_(c.type.in_(exact), *(c.type.startswith(prefix, autoescape=True) for prefix in prefixes)))
+        if subject_id is not None:
+            conditions.append(c.subject_id == subject_id)
+        stmt = select(self.table).where(self._scoped(*conditions)).order_by(c.seq).limit(limit)
+        return [m.event_from(row) for row in (await self._conn.execute(stmt)).all()]
 
 
 class SqlDeadlineQueue:
     """The sweeper's cross-tenant view. Claims lock rows with FOR UPDATE SKIP LOCKED on PostgreSQL,
     so concurrent sweepers share the work; SQLite's single writer makes the same code correct there.
 
-    On PostgreSQL a batch is written in two statements, whatever its size: one UPDATE joined to
-    unnest()ed arrays and one COPY of the events (the sweep benchmark's budget needs both)."""
+    On PostgreSQL a batch is written in a fixed number of statements, whatever its size: one UPDATE
+    joined to unnest()ed arrays and one COPY of the events (the sweep benchmark's budget needs both)."""
 
     _SAVED = ("state", "version", "updated_at", "offer_expiring_notified", "due_soon_notified",
               "review_overdue_notified", "next_deadline_at")
-    _EVENT_COLUMNS = ("tenant_id", "id", "type", "occurred_at", "actor_type", "actor_id", "actor_on_behalf_of",
-                      "subject_type", "subject_id", "data", "details")
 
     def __init__(self, conn: AsyncConnection, policy: ReminderPolicy) -> None:
         self._conn, self._policy = conn, policy
@@ -532,19 +651,128 @@ class SqlDeadlineQueue:
             raise ConcurrentUpdate("assignment")
 
     async def add_events(self, events: list[Event]) -> None:
-        if not events:
-            return
-        if self._postgres:
-            records = []
-            for event in events:
-                values = m.event_values(event)
-                values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
-                records.append(tuple(values[name] for name in self._EVENT_COLUMNS))
-            await (await self._driver()).copy_records_to_table("events", records=records, columns=self._EVENT_COLUMNS)
-        else:
-            await self._conn.execute(insert(t.events), [m.event_values(e) for e in events])
+        if events:
+            await store_events(self._conn, events)
 
     async def oldest_due(self, now: datetime) -> datetime | None:
         c = t.assignments.c
         stmt = select(func.min(c.next_deadline_at)).where(c.next_deadline_at.is_not(None), c.next_deadline_at <= now)
         return (await self._conn.execute(stmt)).scalar()
+
+
+class SqlWebhooks(_TenantTable[Webhook]):
+    """Any change bumps the tenant's webhooks_version, so every writer's fan-out sees it at once."""
+
+    table, kind = t.webhooks, "webhook"
+    to_values, from_row = staticmethod(m.webhook_values), staticmethod(m.webhook_from)
+
+    async def add(self, webhook: Webhook) -> None:
+        await self._insert(webhook)
+        await bump_webhooks_version(self._conn, self._tenant_id)
+
+    async def get(self, webhook_id: UUID) -> Webhook | None:
+        return await self._get(self.table.c.id == webhook_id)
+
+    async def update(self, webhook: Webhook, expected_version: int) -> None:
+        await self._cas(webhook, webhook.id, expected_version)
+        await bump_webhooks_version(self._conn, self._tenant_id)
+
+    async def delete(self, webhook_id: UUID) -> None:
+        await self._conn.execute(t.webhook_deliveries.delete().where(
+            t.webhook_deliveries.c.tenant_id == self._tenant_id, t.webhook_deliveries.c.webhook_id == webhook_id))
+        await self._conn.execute(self.table.delete().where(self._scoped(self.table.c.id == webhook_id)))
+        await bump_webhooks_version(self._conn, self._tenant_id)
+
+    async def list(self, page: PageRequest) -> Page[Webhook]:
+        return await self._page(page)
+
+
+class SqlDeliveries(_TenantTable[Delivery]):
+    table, kind = t.webhook_deliveries, "delivery"
+    to_values, from_row = staticmethod(m.delivery_values), staticmethod(m.delivery_from)
+
+    async def get(self, webhook_id: UUID, delivery_id: UUID) -> Delivery | None:
+        return await self._get(self.table.c.webhook_id == webhook_id, self.table.c.id == delivery_id)
+
+    async def update(self, delivery: Delivery) -> None:
+        await self._conn.execute(
+            update(self.table).where(self._scoped(self.table.c.id == delivery.id)).values(m.delivery_values(delivery))
+        )
+
+    async def list(self, webhook_id: UUID, page: PageRequest) -> Page[Delivery]:
+        """Newest first: what an integrator debugging a receiver wants to see."""
+        c = self.table.c
+        after = cursor_id(page.after)
+        conditions = [c.webhook_id == webhook_id] + ([] if after is None else [c.id < after])
+        stmt = select(self.table).where(self._scoped(*conditions)).order_by(c.id.desc()).limit(page.limit + 1)
+        return Page.from_rows([m.delivery_from(row) for row in (await self._conn.execute(stmt)).all()], page)
+
+
+class SqlOutbox:
+    """The delivery worker's cross-tenant view of the outbox."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+        """Due deliveries of active webhooks, never one while an earlier event of the same subject is still
+        pending for that webhook; each is leased (its next attempt pushed `lease` ahead) so a worker that
+        dies mid-delivery only delays it."""
+        d, w, e = t.webhook_deliveries.c, t.webhooks.c, t.events.c
+        earlier = t.webhook_deliveries.alias("earlier")
+        blocked = select(literal(1)).where(
+            earlier.c.tenant_id == d.tenant_id, earlier.c.webhook_id == d.webhook_id, earlier.c.subject_id == d.subject_id,
+            earlier.c.status == DeliveryStatus.PENDING.value, earlier.c.event_seq < d.event_seq,
+        ).exists()
+        stmt = (
+            select(t.webhook_deliveries, *[c.label(f"w_{c.name}") for c in t.webhooks.c], *[c.label(f"e_{c.name}") for c in t.events.c])
+            .join(t.webhooks, and_(w.tenant_id == d.tenant_id, w.id == d.webhook_id))
+            .join(t.events, and_(e.tenant_id == d.tenant_id, e.id == d.event_id))
+            .where(d.status == DeliveryStatus.PENDING.value, d.next_attempt_at <= now, w.active.is_(True), ~blocked)
+            .order_by(d.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=t.webhook_deliveries)
+        )
+        rows = (await self._conn.execute(stmt)).all()
+        claimed = []
+        for row in rows:
+            values = row._mapping
+            delivery = m.delivery_from(row)
+            webhook = m.webhook_from(_prefixed(values, "w_"))
+            event = m.event_from(_prefixed(values, "e_"))
+            claimed.append(Claimed(delivery, webhook, event))
+        if claimed:
+            await self._conn.execute(
+                update(t.webhook_deliveries)
+                .where(tuple_(d.tenant_id, d.id).in_([(c.delivery.tenant_id, c.delivery.id) for c in claimed]))
+                .values(next_attempt_at=now + lease)
+            )
+        return claimed
+
+    async def save(self, deliveries: list[Delivery], webhooks: list[Webhook]) -> None:
+        d = t.webhook_deliveries.c
+        for delivery in deliveries:
+            await self._conn.execute(
+                update(t.webhook_deliveries).where(d.tenant_id == delivery.tenant_id, d.id == delivery.id)
+                .values(m.delivery_values(delivery))
+            )
+        for webhook in webhooks:
+            w = t.webhooks.c
+            await self._conn.execute(update(t.webhooks).where(w.tenant_id == webhook.tenant_id, w.id == webhook.id).values(m.webhook_values(webhook)))
+            await bump_webhooks_version(self._conn, webhook.tenant_id)
+
+    async def add_events(self, events: list[Event]) -> None:
+        if events:
+            await store_events(self._conn, events)
+
+
+class _Prefixed(dict):
+    """A row's columns under a prefix, as a mapping that row converters accept."""
+
+    @property
+    def _mapping(self) -> "_Prefixed":
+        return self
+
+
+def _prefixed(values: Any, prefix: str) -> Any:
+    return _Prefixed({key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)})

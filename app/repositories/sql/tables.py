@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from app.repositories.sql.types import JSONType, Seconds, UTCDateTime
@@ -264,9 +264,66 @@ class ExtensionRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class WebhookRow(SQLModel, table=True):
+    __tablename__ = "webhooks"
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    url: str = Field(max_length=2000)
+    event_types: list[str] = _json()
+    description: str | None = Field(default=None, max_length=500)
+    active: bool
+    secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_expires_at: datetime | None = _ts(nullable=True)
+    failing_since: datetime | None = _ts(nullable=True)
+    disabled_reason: str | None = Field(default=None, max_length=200)
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """The outbox: written with the event, in its transaction; the worker delivers and records each attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "webhook_id"], ["webhooks.tenant_id", "webhooks.id"], ondelete="CASCADE"),
+        Index(None, "tenant_id", "webhook_id", "id"),
+        # What the worker claims, and what keeps one subject's deliveries in order per webhook.
+        Index("ix_webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_webhook_deliveries_order", "tenant_id", "webhook_id", "subject_id", "event_seq",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    webhook_id: UUID
+    event_id: UUID
+    event_seq: int = Field(sa_type=BigInteger)
+    event_type: str = Field(max_length=64)
+    subject_id: UUID
+    status: str = Field(max_length=16)
+    attempts: int
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    log: list[dict] = _json()
+    created_at: datetime = _ts()
+
+
+class EventCounterRow(SQLModel, table=True):
+    """Per tenant: the last event seq handed out. Updating it locks it until commit, so seqs follow commit order."""
+
+    __tablename__ = "event_counters"
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    last_seq: int = Field(default=0, sa_type=BigInteger)
+    webhooks_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    __table_args__ = (Index(None, "tenant_id", "subject_id", "id"),)
+    __table_args__ = (Index(None, "tenant_id", "subject_id", "id"), Index(None, "tenant_id", "seq", unique=True))
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
     type: str = Field(max_length=64)
@@ -278,6 +335,7 @@ class EventRow(SQLModel, table=True):
     subject_id: UUID
     data: dict = _json()
     details: dict = _json()
+    seq: int = Field(sa_type=BigInteger)
 
 
 tenants = TenantRow.__table__
@@ -292,3 +350,6 @@ reviews = ReviewRow.__table__
 evidence = EvidenceRow.__table__
 extensions = ExtensionRow.__table__
 events = EventRow.__table__
+event_counters = EventCounterRow.__table__
+webhooks = WebhookRow.__table__
+webhook_deliveries = WebhookDeliveryRow.__table__

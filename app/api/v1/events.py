@@ -1,0 +1,36 @@
+"""/v1/events: the tenant's feed, in commit order, gap-free."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.deps import Ctx, decode_cursor, encode_cursor
+from app.api.problems import problem_responses
+from app.api.schemas.assignments import EventFeed, EventOut
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
+from app.services import events
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+EventType = Annotated[str, Query(max_length=64, pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")]
+
+
+@router.get("", operation_id="list_events", summary="Every event of the tenant, in commit order",
+            description="Store `next_cursor` and pass it back as `after`: you will see every event exactly once, "
+                        "in the order the changes committed, even while writers commit concurrently.",
+            responses=problem_responses(400, 403, 422))
+async def list_events(
+    ctx: Ctx, response: Response,
+    after: Annotated[str | None, Query(max_length=200, description="`next_cursor` from the previous call.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    type_: Annotated[list[EventType] | None, Query(alias="type", description="Any of these types; `assignment.*` for a family.")] = None,
+    subject_id: Annotated[UUID | None, Query()] = None,
+) -> EventFeed:
+    position = 0 if after is None else decode_cursor(after)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise InvalidCursor()
+    page = await events.feed(ctx, position, limit, tuple(type_ or ()), subject_id)
+    return EventFeed(items=[EventOut.of(e) for e in page.events], next_cursor=encode_cursor(page.last_seq), has_more=page.has_more)

@@ -1,0 +1,151 @@
+"""Webhooks: endpoints that want events, and the deliveries that carry them (Standard Webhooks)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from app.domain.events import Event, type_matches
+
+SECRET_PREFIX = "whsec_"
+SECRET_OVERLAP = timedelta(hours=24)
+"""After a rotation the old secret still signs (beside the new one) this long."""
+FAILING_LIMIT = timedelta(days=5)
+"""An endpoint that has failed every delivery for this long is disabled."""
+RETRY_DELAYS = (
+    timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=5),
+    timedelta(hours=10), timedelta(hours=10), timedelta(hours=10), timedelta(hours=10), timedelta(hours=10), timedelta(hours=10),
+)
+"""The wait after each failed attempt: about three days in all. Each wait is jittered by up to ±10%."""
+MAX_LOG = 20
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the secret's base64 part."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+@dataclass
+class Webhook:
+    id: UUID
+    tenant_id: UUID
+    url: str
+    event_types: tuple[str, ...]
+    description: str | None
+    active: bool
+    secret: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+    failing_since: datetime | None = None
+    disabled_reason: str | None = None
+
+    def wants(self, event_type: str, subject_id: UUID) -> bool:
+        if event_type.startswith("webhook."):  # about a webhook: only that webhook hears it
+            return subject_id == self.id
+        return self.active and any(type_matches(pattern, event_type) for pattern in self.event_types)
+
+    def signatures(self, message_id: str, timestamp: int, body: bytes, now: datetime) -> str:
+        signed = [signature(self.secret, message_id, timestamp, body)]
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            signed.append(signature(self.previous_secret, message_id, timestamp, body))
+        return " ".join(signed)
+
+    def rotate(self, now: datetime) -> str:
+        self.previous_secret, self.previous_secret_expires_at = self.secret, now + SECRET_OVERLAP
+        self.secret = new_secret()
+        return self.secret
+
+    def public(self) -> dict[str, Any]:
+        """The webhook as events carry it: never its secrets."""
+        return {
+            "id": self.id, "url": self.url, "event_types": list(self.event_types), "description": self.description,
+            "active": self.active, "disabled_reason": self.disabled_reason, "version": self.version,
+        }
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class Delivery:
+    id: UUID
+    tenant_id: UUID
+    webhook_id: UUID
+    event_id: UUID
+    event_seq: int
+    event_type: str
+    subject_id: UUID
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the receiver says this endpoint no longer exists."""
+        return self.status_code == 410
+
+
+def record_attempt(delivery: Delivery, result: AttemptResult, now: datetime, rng: random.Random) -> None:
+    """Log the attempt and decide what comes next: done, retry after the schedule's wait, or failed."""
+    delivery.attempts += 1
+    delivery.last_attempt_at, delivery.last_status_code, delivery.last_error = now, result.status_code, result.error
+    delivery.log = (delivery.log + [{
+        "at": now.isoformat(), "status_code": result.status_code, "error": result.error, "duration_ms": round(result.duration_ms, 1),
+    }])[-MAX_LOG:]
+    if result.succeeded:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
+    elif result.gone or delivery.attempts > len(RETRY_DELAYS):
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+    else:
+        wait = RETRY_DELAYS[delivery.attempts - 1]
+        delivery.next_attempt_at = now + wait * rng.uniform(0.9, 1.1)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery the worker holds, with what it needs to send it."""
+
+    delivery: Delivery
+    webhook: Webhook
+    event: Event
+
+
+def retry(delivery: Delivery, now: datetime) -> None:
+    """A manual retry: the delivery starts its schedule again, at once."""
+    delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, now

@@ -1,0 +1,63 @@
+"""Sending one webhook request with httpx, guarded: no private addresses (unless allowed), no redirects,
+a timeout, and at most a few KiB of the answer read."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from urllib.parse import urlparse
+
+import httpx
+
+from app.domain.webhooks import AttemptResult
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class HttpSender:
+    def __init__(self, client: httpx.AsyncClient, *, timeout: float = 10.0, allow_private: bool = False, concurrency: int = 32) -> None:
+        self._client, self._timeout, self._allow_private = client, timeout, allow_private
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+        started = time.perf_counter()
+        async with self._slots:
+            try:
+                if not self._allow_private:
+                    await self._refuse_private(url)
+                async with self._client.stream(
+                    "POST", url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
+                ) as response:
+                    read = 0
+                    if not response.is_stream_consumed:  # an in-memory (mock) response has nothing left to stream
+                        async for chunk in response.aiter_raw():
+                            read += len(chunk)
+                            if read >= MAX_RESPONSE_BYTES:
+                                break
+                    status, error = response.status_code, None
+                    if 300 <= status < 400:
+                        error = "redirects are not followed"
+            except _Refused as exc:
+                status, error = None, str(exc)
+            except httpx.TimeoutException:
+                status, error = None, f"no answer within {self._timeout:g} s"
+            except httpx.HTTPError as exc:
+                status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+        return AttemptResult(status, error, 1000 * (time.perf_counter() - started))
+
+    async def _refuse_private(self, url: str) -> None:
+        parsed = urlparse(url)
+        host, port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise _Refused(f"cannot resolve {host}") from exc
+        for *_, sockaddr in infos:
+            if not ipaddress.ip_address(sockaddr[0]).is_global:
+                raise _Refused(f"{host} resolves to a non-public address; refused")
+
+
+class _Refused(Exception):
+    pass
