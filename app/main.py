@@ -16,7 +16,7 @@ from app.api.deps import Runtime
 from app.api.guard import RequestGuard
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
-from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks
+from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks, xapi
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
@@ -37,6 +37,7 @@ TAGS = [
     {"name": "assignments", "description": "The lifecycle: offer → accept → timebox → submit → review."},
     {"name": "events", "description": "The event feed: every change, in commit order."},
     {"name": "webhooks", "description": "Endpoints that receive events (Standard Webhooks), with their delivery log."},
+    {"name": "xapi", "description": "The lifecycle as xAPI 1.0.3 statements, for learning record stores."},
     {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},
     {"name": "tenant", "description": "The tenant's settings."},
     {"name": "operations", "description": "Health checks."},
@@ -79,7 +80,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     errors.install(app)
-    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, tenant.router):
+    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./stint.db"
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    """Where callers reach this service; also the xAPI account homePage when no LRS names one."""
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     http_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -18,7 +18,8 @@ EXPECTED_OPERATIONS = {
     "review_submission", "list_reviews", "list_assignment_events", "list_extensions", "healthz",
     "get_me", "list_my_assignments", "list_my_reviews", "list_my_team", "get_identity_provider", "list_events",
     "create_webhook", "list_webhooks", "get_webhook", "update_webhook", "delete_webhook", "rotate_webhook_secret",
-    "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery",
+    "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery", "set_lrs", "get_lrs", "delete_lrs",
+    "list_xapi_statements",
 }
 
 

@@ -229,7 +229,8 @@ class Assignment:
         self.review_overdue_notified = False
         self.late = late
         self._move(State.SUBMITTED, now)
-        return DomainEvent("assignment.submitted", {"submission_id": str(submission_id), "late": late}), submission
+        details = {"submission_id": str(submission_id), "late": late, "time_spent": content.time_spent}
+        return DomainEvent("assignment.submitted", details), submission
 
     def reclaim(self, now: datetime, submission: Submission) -> DomainEvent:
         """The assignee takes the pending submission back to change it, before `due_at`."""

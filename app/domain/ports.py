@@ -15,7 +15,8 @@ from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
-from app.domain.webhooks import AttemptResult, Claimed, Delivery, Webhook
+from app.domain.xapi import Learner
+from app.domain.webhooks import AttemptResult, Claimed, Delivery, Webhook, WebhookKind
 from app.domain.work import Evidence, Extension, Review, Submission
 
 
@@ -116,7 +117,9 @@ class EventRepository(Protocol):
         """Stored, with its feed seq, when the unit of work commits."""
         ...
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]: ...
-    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+    async def feed(
+        self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
+    ) -> list[Event]:
         """The tenant's events after seq `after`, in commit order; `types` may hold `prefix.*` patterns."""
         ...
 
@@ -126,7 +129,7 @@ class WebhookRepository(Protocol):
     async def get(self, webhook_id: UUID) -> Webhook | None: ...
     async def update(self, webhook: Webhook, expected_version: int) -> None: ...
     async def delete(self, webhook_id: UUID) -> None: ...
-    async def list(self, page: PageRequest) -> Page[Webhook]: ...
+    async def list(self, page: PageRequest, kind: WebhookKind = WebhookKind.STANDARD) -> Page[Webhook]: ...
 
 
 class DeliveryRepository(Protocol):
@@ -152,6 +155,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
+    statement_source: StatementSource
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
@@ -202,7 +206,14 @@ class OutboxUnitOfWork(Protocol):
 
 
 class WebhookSender(Protocol):
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult: ...
+    async def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> AttemptResult: ...
+
+
+class StatementSource(Protocol):
+    """What xAPI statements need besides events: learners and skill names, one query each."""
+
+    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, Learner]: ...
+    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]: ...
 
 
 class TenantDirectory(Protocol):

@@ -39,6 +39,13 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+class WebhookKind(StrEnum):
+    STANDARD = "standard"
+    """Standard Webhooks: signed JSON of the event."""
+    XAPI = "xapi"
+    """A learning record store: xAPI statements, PUT with basic auth."""
+
+
 @dataclass
 class Webhook:
     id: UUID
@@ -55,6 +62,11 @@ class Webhook:
     previous_secret_expires_at: datetime | None = None
     failing_since: datetime | None = None
     disabled_reason: str | None = None
+    kind: WebhookKind = WebhookKind.STANDARD
+    basic_auth: str | None = None
+    """For an LRS: `key:secret`."""
+    xapi_home_page: str | None = None
+    xapi_use_mbox: bool = False
 
     def wants(self, event_type: str, subject_id: UUID) -> bool:
         if event_type.startswith("webhook."):  # about a webhook: only that webhook hears it
@@ -75,8 +87,8 @@ class Webhook:
     def public(self) -> dict[str, Any]:
         """The webhook as events carry it: never its secrets."""
         return {
-            "id": self.id, "url": self.url, "event_types": list(self.event_types), "description": self.description,
-            "active": self.active, "disabled_reason": self.disabled_reason, "version": self.version,
+            "id": self.id, "kind": self.kind.value, "url": self.url, "event_types": list(self.event_types),
+            "description": self.description, "active": self.active, "disabled_reason": self.disabled_reason, "version": self.version,
         }
 
 
@@ -103,6 +115,8 @@ class Delivery:
     last_status_code: int | None = None
     last_error: str | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
+    payload: dict[str, Any] | None = None
+    """What to send when it is not the event itself (an xAPI statement)."""
 
 
 @dataclass(frozen=True)

@@ -231,8 +231,11 @@ class MemoryEvents(_Repo):
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
         return _page([e for e in self.rows.values() if e.subject_id == subject_id], page)
 
-    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+    async def feed(
+        self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
+    ) -> list[Event]:
         rows = sorted((e for e in self.rows.values() if e.seq is not None and e.seq > after), key=lambda e: e.seq)
+        rows = [e for e in rows if since is None or e.occurred_at > since]
         rows = [e for e in rows if (not types or any(type_matches(p, e.type) for p in types)) and (subject_id is None or e.subject_id == subject_id)]
         return [copy.deepcopy(e) for e in rows[:limit]]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -14,12 +15,13 @@ from uuid import UUID
 from pydantic_core import to_json
 
 from app.domain import webhooks as wh
+from app.domain import xapi
 from app.domain.actors import ActorRef, ActorType, Scope
-from app.domain.errors import invalid
+from app.domain.errors import NotFound, invalid
 from app.domain.events import EVENT_TYPES, Event
 from app.domain.pagination import Page, PageRequest
 from app.domain.ports import Clock, IdGenerator, OutboxUnitOfWork, WebhookSender
-from app.domain.webhooks import Claimed, Delivery, Webhook
+from app.domain.webhooks import Claimed, Delivery, Webhook, WebhookKind
 from app.services.context import Context, build_event, check_if_match, record, require_found
 
 SYSTEM = ActorRef(ActorType.SYSTEM, None)
@@ -76,10 +78,18 @@ async def create(ctx: Context, fields: WebhookFields, allow_private: bool) -> We
     return webhook
 
 
+async def _standard(uow: Any, webhook_id: UUID) -> Webhook:
+    """A webhook endpoint; the tenant's LRS (managed at /v1/tenant/lrs) is not one of them here."""
+    webhook = await uow.webhooks.get(webhook_id)
+    if webhook is None or webhook.kind is not WebhookKind.STANDARD:
+        raise NotFound("webhook", webhook_id)
+    return webhook
+
+
 async def get(ctx: Context, webhook_id: UUID) -> Webhook:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
-        return require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        return await _standard(uow, webhook_id)
 
 
 async def list_(ctx: Context, page: PageRequest) -> Page[Webhook]:
@@ -95,7 +105,7 @@ async def update(ctx: Context, webhook_id: UUID, changes: dict[str, Any], allow_
     if "event_types" in changes:
         check_event_types(changes["event_types"])
     async with ctx.uow() as uow:
-        webhook = require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        webhook = await _standard(uow, webhook_id)
         check_if_match(webhook.version, expected_version)
         expected = webhook.version
         for name, value in changes.items():
@@ -112,7 +122,7 @@ async def update(ctx: Context, webhook_id: UUID, changes: dict[str, Any], allow_
 async def delete(ctx: Context, webhook_id: UUID) -> None:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
-        require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        await _standard(uow, webhook_id)
         await uow.webhooks.delete(webhook_id)
         await uow.commit()
 
@@ -121,7 +131,7 @@ async def rotate_secret(ctx: Context, webhook_id: UUID) -> Webhook:
     """A new secret; the old one keeps signing beside it for 24 hours, so receivers can switch without a gap."""
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
-        webhook = require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        webhook = await _standard(uow, webhook_id)
         expected = webhook.version
         webhook.rotate(ctx.clock.now())
         webhook.version += 1
@@ -135,7 +145,7 @@ async def ping(ctx: Context, webhook_id: UUID) -> Event:
     """Record a `webhook.ping` event, which only this webhook receives."""
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
-        webhook = require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        webhook = await _standard(uow, webhook_id)
         event = await record(ctx, uow, "webhook.ping", webhook)
         await uow.commit()
     return event
@@ -144,7 +154,7 @@ async def ping(ctx: Context, webhook_id: UUID) -> Event:
 async def deliveries(ctx: Context, webhook_id: UUID, page: PageRequest) -> Page[Delivery]:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
-        require_found(await uow.webhooks.get(webhook_id), "webhook", webhook_id)
+        await _standard(uow, webhook_id)
         return await uow.deliveries.list(webhook_id, page)
 
 
@@ -156,6 +166,60 @@ async def retry_delivery(ctx: Context, webhook_id: UUID, delivery_id: UUID) -> D
         await uow.deliveries.update(delivery)
         await uow.commit()
     return delivery
+
+
+# -- the tenant's learning record store -------------------------------------------
+@dataclass(frozen=True)
+class LrsFields:
+    endpoint: str
+    key: str
+    secret: str
+    home_page: str
+    use_mbox: bool = False
+
+
+async def _lrs(uow: Any) -> Webhook | None:
+    page = await uow.webhooks.list(PageRequest(limit=1), kind=WebhookKind.XAPI)
+    return page.items[0] if page.items else None
+
+
+async def set_lrs(ctx: Context, fields: LrsFields, allow_private: bool) -> Webhook:
+    """Forward lifecycle events as xAPI statements to this LRS, through the outbox (retries and log included)."""
+    ctx.actor.require(Scope.ADMIN)
+    check_url(fields.endpoint, allow_private)
+    now = ctx.clock.now()
+    async with ctx.uow() as uow:
+        existing = await _lrs(uow)
+        if existing is not None:
+            await uow.webhooks.delete(existing.id)
+        lrs = Webhook(
+            id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, url=fields.endpoint, event_types=xapi.STATEMENT_TYPES,
+            description="Learning record store", active=True, secret=wh.new_secret(), version=1, created_at=now, updated_at=now,
+            kind=WebhookKind.XAPI, basic_auth=f"{fields.key}:{fields.secret}", xapi_home_page=fields.home_page,
+            xapi_use_mbox=fields.use_mbox,
+        )
+        await uow.webhooks.add(lrs)
+        await uow.commit()
+    return lrs
+
+
+async def get_lrs(ctx: Context) -> Webhook:
+    ctx.actor.require(Scope.ADMIN)
+    async with ctx.uow() as uow:
+        lrs = await _lrs(uow)
+    if lrs is None:
+        raise NotFound("learning record store for this tenant", ctx.actor.tenant_id)
+    return lrs
+
+
+async def delete_lrs(ctx: Context) -> None:
+    ctx.actor.require(Scope.ADMIN)
+    async with ctx.uow() as uow:
+        lrs = await _lrs(uow)
+        if lrs is None:
+            raise NotFound("learning record store for this tenant", ctx.actor.tenant_id)
+        await uow.webhooks.delete(lrs.id)
+        await uow.commit()
 
 
 # -- delivery -------------------------------------------------------------------
@@ -170,6 +234,21 @@ def payload(event: Event) -> bytes:
             "subject": {"type": event.subject_type, "id": event.subject_id}, "data": event.data, "details": event.details,
         },
     })
+
+
+def request_for(claimed: Claimed, now: datetime) -> tuple[str, dict[str, str], bytes, str]:
+    """(url, headers, body, method): a signed Standard Webhooks POST, or an idempotent xAPI PUT to an LRS."""
+    hook = claimed.webhook
+    if hook.kind is WebhookKind.XAPI:
+        statement = claimed.delivery.payload or {}
+        credentials = base64.b64encode((hook.basic_auth or "").encode()).decode()
+        url = f"{hook.url.rstrip('/')}/statements?statementId={statement.get('id', '')}"
+        return url, {
+            "content-type": "application/json", "x-experience-api-version": xapi.XAPI_VERSION,
+            "authorization": f"Basic {credentials}", "user-agent": "Stint-xAPI/1",
+        }, to_json(statement), "PUT"
+    headers, body = headers_for(claimed, now)
+    return hook.url, headers, body, "POST"
 
 
 def headers_for(claimed: Claimed, now: datetime) -> tuple[dict[str, str], bytes]:
@@ -204,7 +283,8 @@ async def deliver_due(
     if not claimed:
         return DeliveryReport(0, 0, 0)
     sent_at = clock.now()
-    results = await asyncio.gather(*(sender.send(claimed_one.webhook.url, *headers_for(claimed_one, sent_at)) for claimed_one in claimed))
+    requests = [request_for(item, sent_at) for item in claimed]
+    results = await asyncio.gather(*(sender.send(url, headers, body, method) for url, headers, body, method in requests))
     now = clock.now()
     changed: dict[UUID, Webhook] = {}
     events: list[Event] = []

@@ -21,14 +21,14 @@ class HttpSender:
         self._client, self._timeout, self._allow_private = client, timeout, allow_private
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+    async def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> AttemptResult:
         started = time.perf_counter()
         async with self._slots:
             try:
                 if not self._allow_private:
                     await self._refuse_private(url)
                 async with self._client.stream(
-                    "POST", url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
+                    method, url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
                 ) as response:
                     read = 0
                     if not response.is_stream_consumed:  # an in-memory (mock) response has nothing left to stream

@@ -56,6 +56,8 @@ class Row:
     fresh_brief: bool = False
     webhook: bool = False
     """A webhook (with one delivery queued) to act on."""
+    lrs: bool = False
+    """The tenant forwards statements to an LRS."""
 
 
 def _w(o: Objects, suffix: str = "") -> str:
@@ -63,6 +65,7 @@ def _w(o: Objects, suffix: str = "") -> str:
 
 
 HOOK = {"url": "https://hooks.example.com/stint", "event_types": ["assignment.*"]}
+LRS = {"endpoint": "https://lrs.example.com/xapi", "key": "k", "secret": "s", "home_page": "https://hr.example.com"}
 NO_ACCESS = (403, 403, 403, 403)
 
 
@@ -117,6 +120,10 @@ MATRIX: dict[str, Row] = {
     "rotate_webhook_secret": Row(lambda o: ("POST", _w(o, "/rotate-secret"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
     "ping_webhook": Row(lambda o: ("POST", _w(o, "/ping"), None), (*NO_ACCESS, 202, 403, 404), webhook=True),
     "list_webhook_deliveries": Row(lambda o: ("GET", _w(o, "/deliveries"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
+    "set_lrs": Row(lambda o: ("PUT", "/v1/tenant/lrs", LRS), (*NO_ACCESS, 200, 403, 200)),
+    "get_lrs": Row(lambda o: ("GET", "/v1/tenant/lrs", None), (*NO_ACCESS, 200, 403, 404), lrs=True),
+    "delete_lrs": Row(lambda o: ("DELETE", "/v1/tenant/lrs", None), (*NO_ACCESS, 204, 403, 404), lrs=True),
+    "list_xapi_statements": Row(lambda o: ("GET", "/v1/xapi/statements", None), (*NO_ACCESS, 200, 403, 200)),
     "retry_webhook_delivery": Row(lambda o: ("POST", _w(o, f"/deliveries/{o.delivery_id}/retry"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
 }
 
@@ -155,6 +162,8 @@ async def test_each_role_gets_exactly_its_status(operation: str, api: Api, datab
             o.assignment_id = await _assignment_in(o, row.assignment)
         if row.fresh_brief:
             o.fresh_brief_id = (await api.brief(skill_id=skill["id"]))["id"]
+        if row.lrs:
+            assert (await api.put("/v1/tenant/lrs", LRS)).status_code == 200
         if row.webhook:
             o.webhook_id = (await api.created("/v1/webhooks", HOOK))["id"]
             assert (await api.post(f"/v1/webhooks/{o.webhook_id}/ping")).status_code == 202

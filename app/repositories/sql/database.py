@@ -19,7 +19,7 @@ from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
-    SqlReviews, SqlSkills, SqlSubmissions, SqlWebhooks,
+    SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
 )
 
 
@@ -89,6 +89,7 @@ class SqlUnitOfWork:
         self.events = SqlEvents(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
         self.deliveries = SqlDeliveries(conn, tenant)
+        self.statement_source = SqlStatementSource(conn)
         return self
 
     async def _open(self) -> AsyncConnection:

@@ -18,7 +18,7 @@ from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
-from app.domain.webhooks import Delivery, DeliveryStatus, Webhook
+from app.domain.webhooks import Delivery, DeliveryStatus, Webhook, WebhookKind
 from app.domain.work import (
     Attachment, Evidence, Extension, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus,
 )
@@ -131,7 +131,10 @@ def assignment_event_data(a: Assignment) -> dict[str, Any]:
     Plain Python values: the engine's JSON serialiser (pydantic-core) writes datetimes, UUIDs and enums.
     """
     data = {name: getattr(a, name) for name in _EVENT_FIELDS}
-    data.update(skill_id=a.skill_id, max_attempts=a.max_attempts, timeout_at=a.timeout_at)
+    data.update(
+        skill_id=a.skill_id, max_attempts=a.max_attempts, timeout_at=a.timeout_at,
+        brief_title=a.brief.title, target_level=a.brief.target_level,
+    )
     return data
 
 
@@ -284,12 +287,14 @@ _WEBHOOK_FIELDS = tuple(f.name for f in dataclasses.fields(Webhook))
 def webhook_values(w: Webhook) -> dict[str, Any]:
     values = {name: getattr(w, name) for name in _WEBHOOK_FIELDS}
     values["event_types"] = list(w.event_types)
+    values["kind"] = w.kind.value
     return values
 
 
 def webhook_from(row: Row) -> Webhook:
     values = {name: row._mapping[name] for name in _WEBHOOK_FIELDS}
     values["event_types"] = tuple(values["event_types"])
+    values["kind"] = WebhookKind(values["kind"])
     return Webhook(**values)
 
 
@@ -306,3 +311,13 @@ def delivery_from(row: Row) -> Delivery:
     values = {name: row._mapping[name] for name in _DELIVERY_FIELDS}
     values["status"] = DeliveryStatus(values["status"])
     return Delivery(**values)
+
+
+def event_document(e: Event) -> dict[str, Any]:
+    """The event as the feed, webhooks and xAPI show it, in JSON-ready values."""
+    values = event_values(e)
+    return jsonable({
+        "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
+        "actor": {"type": e.actor.type.value, "id": e.actor.id, "on_behalf_of": e.actor.on_behalf_of},
+        "subject": {"type": e.subject_type, "id": e.subject_id}, "data": values["data"], "details": values["details"],
+    })

@@ -27,7 +27,8 @@ from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
-from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Webhook
+from app.domain import xapi
+from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 
@@ -492,7 +493,10 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
         batch = [dataclasses.replace(e, seq=first + i) for i, e in enumerate(by_tenant[tenant_id])]
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
-        deliveries += [m.delivery_values(d) for d in outbox_deliveries(batch, hooks)]
+        queued = outbox_deliveries(batch, hooks)
+        if any(d.payload is not None for d in queued):
+            await attach_statements(conn, tenant_id, queued, {e.id: e for e in batch}, {h.id: h for h in hooks})
+        deliveries += [m.delivery_values(d) for d in queued]
     if conn.dialect.name == "postgresql" and len(stored) >= _COPY_THRESHOLD:
         records = []
         for event in stored:
@@ -509,14 +513,47 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
 
 
 def outbox_deliveries(events: list[Event], hooks: list[Webhook]) -> list[Delivery]:
+    """One delivery per event and webhook that wants it; an LRS's carries a placeholder for its statement."""
     return [
         Delivery(
             id=uuid7(), tenant_id=event.tenant_id, webhook_id=hook.id, event_id=event.id, event_seq=event.seq or 0,
             event_type=event.type, subject_id=event.subject_id, status=DeliveryStatus.PENDING, attempts=0,
             next_attempt_at=event.occurred_at, created_at=event.occurred_at,
+            payload={} if hook.kind is WebhookKind.XAPI else None,
         )
         for event in events for hook in hooks if hook.wants(event.type, event.subject_id)
     ]
+
+
+async def attach_statements(
+    conn: AsyncConnection, tenant_id: UUID, deliveries: list[Delivery], events: dict[UUID, Event], hooks: dict[UUID, Webhook]
+) -> None:
+    """Build the xAPI statement each LRS delivery sends, looking up learners and skills in one query each."""
+    documents = {d.event_id: m.event_document(events[d.event_id]) for d in deliveries if d.payload is not None}
+    learners = await load_learners(conn, tenant_id, {doc["data"]["assignee_id"] for doc in documents.values()})
+    skills = await load_skill_names(conn, tenant_id, {doc["data"]["skill_id"] for doc in documents.values()})
+    for delivery in deliveries:
+        if delivery.payload is None:
+            continue
+        doc, hook = documents[delivery.event_id], hooks[delivery.webhook_id]
+        delivery.payload = xapi.statement(
+            doc, learners[UUID(doc["data"]["assignee_id"])], skills.get(UUID(doc["data"]["skill_id"])),
+            tenant_id=tenant_id, home_page=hook.xapi_home_page or "", use_mbox=hook.xapi_use_mbox,
+        )
+
+
+async def load_learners(conn: AsyncConnection, tenant_id: UUID, ids: set[Any]) -> dict[UUID, xapi.Learner]:
+    p = t.people.c
+    rows = (await conn.execute(
+        select(p.id, p.external_id, p.email, p.display_name).where(p.tenant_id == tenant_id, p.id.in_([UUID(str(i)) for i in ids]))
+    )).all()
+    return {row.id: xapi.Learner(row.external_id, row.email, row.display_name) for row in rows}
+
+
+async def load_skill_names(conn: AsyncConnection, tenant_id: UUID, ids: set[Any]) -> dict[UUID, str]:
+    k = t.skills.c
+    rows = (await conn.execute(select(k.id, k.name).where(k.tenant_id == tenant_id, k.id.in_([UUID(str(i)) for i in ids])))).all()
+    return {row.id: row.name for row in rows}
 
 
 class ActiveWebhooks:
@@ -570,10 +607,12 @@ class SqlEvents(_TenantTable[Event]):
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
         return await self._page(page, self.table.c.subject_id == subject_id)
 
-    async def feed(self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> list[Event]:
+    async def feed(
+        self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
+    ) -> list[Event]:
         """Events after seq `after`, in seq order; `types` may hold `prefix.*` patterns."""
         c = self.table.c
-        conditions = [c.seq > after]
+        conditions = [c.seq > after] + ([] if since is None else [c.occurred_at > since])
         if types:
             exact = [p for p in types if not p.endswith(".*")]
             prefixes = [p[:-1] for p in types if p.endswith(".*")]
@@ -683,8 +722,19 @@ class SqlWebhooks(_TenantTable[Webhook]):
         await self._conn.execute(self.table.delete().where(self._scoped(self.table.c.id == webhook_id)))
         await bump_webhooks_version(self._conn, self._tenant_id)
 
-    async def list(self, page: PageRequest) -> Page[Webhook]:
-        return await self._page(page)
+    async def list(self, page: PageRequest, kind: WebhookKind = WebhookKind.STANDARD) -> Page[Webhook]:
+        return await self._page(page, self.table.c.kind == kind.value)
+
+
+class SqlStatementSource:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, xapi.Learner]:
+        return await load_learners(self._conn, tenant_id, person_ids)
+
+    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]:
+        return await load_skill_names(self._conn, tenant_id, skill_ids)
 
 
 class SqlDeliveries(_TenantTable[Delivery]):

@@ -280,6 +280,10 @@ class WebhookRow(SQLModel, table=True):
     version: int
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    kind: str = Field(default="standard", max_length=16, sa_column_kwargs={"server_default": "standard"})
+    basic_auth: str | None = Field(default=None, max_length=600)
+    xapi_home_page: str | None = Field(default=None, max_length=2000)
+    xapi_use_mbox: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class WebhookDeliveryRow(SQLModel, table=True):
@@ -310,6 +314,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     log: list[dict] = _json()
     created_at: datetime = _ts()
+    payload: dict | None = _json(nullable=True)
 
 
 class EventCounterRow(SQLModel, table=True):
