@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint openapi clean
+.PHONY: install run test lint openapi clean bench fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,5 +28,20 @@ lint: install
 openapi: install
 	$(BIN)/python -m app.openapi > openapi.json
 
+# The contract fuzz (tests/test_contract_fuzz.py) with a bigger budget than CI's; `make test` runs the small one.
+# Override any of these, e.g. make fuzz FUZZ_SEED=random FUZZ_EXAMPLES=500
+FUZZ_EXAMPLES ?= 200
+FUZZ_SCENARIOS ?= 400
+FUZZ_STEPS ?= 20
+FUZZ_SEED ?= 20261124
+fuzz: install
+	STINT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STINT_FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) STINT_FUZZ_STEPS=$(FUZZ_STEPS) \
+	STINT_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/test_contract_fuzz.py $(FUZZ_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# Needs PostgreSQL at 127.0.0.1:5432 (uses database stint_bench); wrk if installed. A quick run:
+# make bench BENCH_ARGS='--scale small --seconds 3'
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -22,7 +22,7 @@ from app.repositories.sql.migrations import upgrade_sync
 from app.services import tenants
 from app.settings import get_settings
 from app.workers.runner import run_all
-from app.workers.sender import HttpSender
+from app.workers.sender import HttpSender, delivery_limits
 
 
 def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -59,7 +59,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(limits=delivery_limits()) as client:
             sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
             await run_all(database, sender, SystemClock(), Uuid7Ids(), settings, stop)
 

@@ -99,8 +99,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags)
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     for path in schema["paths"].values():
-        for operation in path.values():
-            for code, response in operation.get("responses", {}).items():
+        for method, operation in path.items():
+            responses = operation.setdefault("responses", {})
+            if method in ("post", "put", "patch"):  # the request guard answers these for any body
+                responses.setdefault("413", {"description": "Request body too large."})
+                responses.setdefault("415", {"description": "Request body is not JSON."})
+            for code, response in responses.items():
                 if code[0] in "45":
                     response["content"] = {PROBLEM_MEDIA_TYPE: problem}
                     if code == "422":

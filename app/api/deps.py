@@ -54,9 +54,9 @@ async def get_context(
     key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
     token: Annotated[HTTPAuthorizationCredentials | None, Depends(_person_token)],
     acting_for: Annotated[
-        UUID | None,
+        UUID,
         Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
-    ] = None,
+    ] = None,  # type: ignore[assignment]  # optional, but never null
 ) -> Context:
     runtime: Runtime = request.app.state.runtime
     credentials = key or token
@@ -91,11 +91,11 @@ Ctx = Annotated[Context, Depends(get_context)]
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
-        str | None,
+        str,
         Header(description='Make the request conditional on the ETag from a previous read, e.g. `"3"`.', max_length=100),
-    ] = None,
+    ] = None,  # type: ignore[assignment]  # optional, but never null
 ) -> int | None:
     """`If-Match: "3"` -> 3; `*` or absent -> None. A tag that is not a version can never match."""
     if if_match is None or if_match.strip() == "*":
@@ -123,9 +123,9 @@ def decode_cursor(cursor: str) -> Any:
         raise InvalidCursor() from exc
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` from the previous page.")] = None,
+    cursor: Annotated[str, Query(max_length=200, description="`next_cursor` from the previous page.")] = None,  # type: ignore[assignment]
 ) -> PageRequest:
     return PageRequest(limit=limit, after=None if cursor is None else decode_cursor(cursor))
 

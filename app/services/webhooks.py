@@ -36,17 +36,22 @@ class WebhookFields:
     active: bool = True
 
 
-def check_url(url: str, allow_private: bool) -> None:
+def check_url(url: str, allow_private: bool, field: str = "url") -> None:
     """https only, and never a loopback, private or link-local address, unless allow_private (development)."""
-    parsed = urlparse(url)
+    loc = ("body", field)
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise invalid(loc, f"Not a valid URL: {exc}.", code="webhook.invalid_url") from exc
     if allow_private:
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise invalid(("body", "url"), "A webhook URL is an http(s) URL.", code="webhook.invalid_url")
+        if parsed.scheme not in ("http", "https") or not host:
+            raise invalid(loc, "The URL must be an http(s) URL with a host.", code="webhook.invalid_url")
         return
-    if parsed.scheme != "https" or not parsed.hostname:
-        raise invalid(("body", "url"), "A webhook URL must use https.", code="webhook.invalid_url")
-    if parsed.hostname.lower() in LOOPBACK_NAMES or _is_private_literal(parsed.hostname):
-        raise invalid(("body", "url"), "A webhook URL may not point at a loopback, private or link-local address.", code="webhook.private_url")
+    if parsed.scheme != "https" or not host:
+        raise invalid(loc, "The URL must use https and name a host.", code="webhook.invalid_url")
+    if host.lower() in LOOPBACK_NAMES or _is_private_literal(host):
+        raise invalid(loc, "The URL may not point at a loopback, private or link-local address.", code="webhook.private_url")
 
 
 def _is_private_literal(host: str) -> bool:
@@ -186,7 +191,7 @@ async def _lrs(uow: Any) -> Webhook | None:
 async def set_lrs(ctx: Context, fields: LrsFields, allow_private: bool) -> Webhook:
     """Forward lifecycle events as xAPI statements to this LRS, through the outbox (retries and log included)."""
     ctx.actor.require(Scope.ADMIN)
-    check_url(fields.endpoint, allow_private)
+    check_url(fields.endpoint, allow_private, "endpoint")
     now = ctx.clock.now()
     async with ctx.uow() as uow:
         existing = await _lrs(uow)

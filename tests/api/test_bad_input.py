@@ -142,3 +142,26 @@ async def test_control_characters_are_refused_before_they_reach_the_database(api
     problem(await api.post("/v1/people", {"external_id": "nul\x00", "display_name": "x"}), 422, "validation_failed")
     problem(await api.post(f"/v1/assignments/{assignment['id']}/submissions", {"body": "a\x00b"}), 422, "validation_failed")
     assert (await api.assignment(assignment["id"]))["state"] == "accepted"
+
+
+async def test_null_where_a_field_cannot_be_cleared_is_422_not_a_500(api: Api) -> None:
+    """Found by the contract fuzzer: these once gave a 500 (levels) and a 409 (name)."""
+    skill = await api.skill()
+    for body in ({"levels": None}, {"name": None}):
+        error = problem(await api.patch(f"/v1/skills/{skill['id']}", body), 422, "validation_failed")
+        assert error["errors"][0]["loc"] == ["body", next(iter(body))]
+    cleared = await api.patch(f"/v1/skills/{skill['id']}", {"description": None})
+    assert cleared.status_code == 200 and cleared.json()["description"] is None
+    brief = await api.brief(publish=False)
+    problem(await api.patch(f"/v1/briefs/{brief['id']}", {"timebox": None}), 422, "validation_failed")
+    assert (await api.patch(f"/v1/briefs/{brief['id']}", {"summary": None})).status_code == 200
+    partly = await api.patch(f"/v1/briefs/{brief['id']}", {"deliverable": {}})
+    assert partly.status_code == 200 and partly.json()["deliverable"] == {"kind": "any", "description": None}
+
+
+async def test_malformed_urls_are_422_not_a_500(api: Api) -> None:
+    """Found by the contract fuzzer: an unclosed IPv6 bracket crashed URL parsing."""
+    problem(await api.post("/v1/webhooks", {"url": "https://["}), 422, "webhook.invalid_url")
+    lrs = {"endpoint": "http://[", "key": "k", "secret": "s", "home_page": "https://hr.example.com"}
+    error = problem(await api.put("/v1/tenant/lrs", lrs), 422, "webhook.invalid_url")
+    assert error["errors"][0]["loc"] == ["body", "endpoint"]

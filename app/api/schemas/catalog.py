@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.schemas.common import Duration, ListOf, Name, RequestModel, Resource, Text
 from app.domain import briefs as b
-from app.domain.errors import invalid
 from app.domain.skills import Skill, SkillLevel
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -32,16 +31,18 @@ class SkillCreate(RequestModel):
 
 
 class SkillUpdate(RequestModel):
-    name: Name(200) | None = None  # type: ignore[valid-type]
+    """Only the fields sent change; null clears description, framework and framework_ref."""
+
+    name: Name(200) = None  # type: ignore[valid-type, assignment]
     description: Text(5000) | None = None  # type: ignore[valid-type]
     framework: Framework | None = None
     framework_ref: Text(500) | None = None  # type: ignore[valid-type]
-    levels: list[SkillLevelIn] | None = Field(default=None, min_length=1, max_length=20)
+    levels: list[SkillLevelIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
         changes = self.model_dump(exclude_unset=True)
         if "levels" in changes:
-            changes["levels"] = None if changes["levels"] is None else [SkillLevel(**level) for level in changes["levels"]]
+            changes["levels"] = [SkillLevel(**level) for level in changes["levels"]]
         return changes
 
 
@@ -128,8 +129,9 @@ class _BriefFields(RequestModel):
 def _content_value(name: str, value: Any, model: BaseModel) -> Any:
     if name == "rubric":
         return getattr(model, "rubric").domain()
-    if name == "deliverable":
-        return b.Deliverable(kind=value["kind"], description=value.get("description"))
+    if name == "deliverable":  # from the model, not the dump: exclude_unset would drop nested defaults
+        deliverable = getattr(model, "deliverable")
+        return b.Deliverable(kind=deliverable.kind, description=deliverable.description)
     if name == "tags":
         return tuple(value)
     return value
@@ -141,32 +143,26 @@ class BriefCreate(_BriefFields):
         return b.BriefContent(**{name: _content_value(name, value, self) for name, value in data.items()})
 
 
-_NULLABLE_BRIEF_FIELDS = frozenset({"context", "summary"})
-
-
 class BriefUpdate(RequestModel):
-    """Only the fields sent change. Editing a published brief starts a new draft revision."""
+    """Only the fields sent change; null clears context and summary. Editing a published brief starts a new draft revision."""
 
-    title: Name(200) | None = None  # type: ignore[valid-type]
-    instructions: Text(20000, 1) | None = None  # type: ignore[valid-type]
-    skill_id: UUID | None = None
-    target_level: int | None = Field(default=None, ge=0, le=100)
-    timebox: Duration | None = None
+    title: Name(200) = None  # type: ignore[valid-type, assignment]
+    instructions: Text(20000, 1) = None  # type: ignore[valid-type, assignment]
+    skill_id: UUID = None  # type: ignore[assignment]
+    target_level: int = Field(default=None, ge=0, le=100)  # type: ignore[assignment]
+    timebox: Duration = None  # type: ignore[assignment]
     context: Text(10000) | None = None  # type: ignore[valid-type]
     summary: Text(500) | None = None  # type: ignore[valid-type]
-    deliverable: DeliverableIn | None = None
-    rubric: RubricIn | None = None
-    review_within: Duration | None = None
-    offer_ttl: Duration | None = None
-    max_attempts: int | None = Field(default=None, ge=1, le=b.MAX_ATTEMPTS)
-    late_grace: Duration | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
+    deliverable: DeliverableIn = None  # type: ignore[assignment]
+    rubric: RubricIn = None  # type: ignore[assignment]
+    review_within: Duration = None  # type: ignore[assignment]
+    offer_ttl: Duration = None  # type: ignore[assignment]
+    max_attempts: int = Field(default=None, ge=1, le=b.MAX_ATTEMPTS)  # type: ignore[assignment]
+    late_grace: Duration = None  # type: ignore[assignment]
+    tags: list[Tag] = Field(default=None, max_length=20)  # type: ignore[assignment]
 
     def changes(self) -> dict[str, Any]:
         data = self.model_dump(exclude_unset=True)
-        for name, value in data.items():
-            if value is None and name not in _NULLABLE_BRIEF_FIELDS:
-                raise invalid(("body", name), f"{name} cannot be null.", "null_not_allowed")
         return {name: _content_value(name, value, self) for name, value in data.items()}
 
 

@@ -30,10 +30,12 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(**parts)
 
 
+DURATION_PATTERN = r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
-    Field(json_schema_extra={"type": "string", "format": "duration", "examples": ["PT3H", "P2D"]}),
+    Field(json_schema_extra={"type": "string", "format": "duration", "pattern": DURATION_PATTERN, "examples": ["PT3H", "P2D"]}),
 ]
 
 
@@ -49,14 +51,20 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 def no_control_characters(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 0x7F for ch in value):
         raise ValueError("control characters are not allowed")
     return value
 
 
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+
+
 def Text(max_length: int, min_length: int = 0) -> type[str]:  # noqa: N802  (a type factory)
     """A string with length bounds and no control characters (newlines and tabs allowed)."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_control_characters)]  # type: ignore[return-value]
+    return Annotated[  # type: ignore[return-value]
+        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_control_characters),
+        Field(json_schema_extra={"pattern": TEXT_PATTERN}),
+    ]
 
 
 def Name(max_length: int = 200) -> type[str]:  # noqa: N802

@@ -8,7 +8,6 @@ from uuid import UUID
 from pydantic import BaseModel, EmailStr, Field
 
 from app.api.schemas.common import ExternalId, ListOf, Name, RequestModel, Resource
-from app.domain.errors import invalid
 from app.domain.people import Person
 from app.services.people import PersonFields, SkillStanding
 
@@ -36,23 +35,19 @@ class PersonCreate(PersonUpsert):
 
 
 class PersonUpdate(RequestModel):
-    """Only the fields sent change; send null to clear an optional field."""
+    """Only the fields sent change; null clears email, manager_id, team and title."""
 
-    external_id: ExternalId | None = None
-    display_name: Name(200) | None = None  # type: ignore[valid-type]
+    external_id: ExternalId = None  # type: ignore[assignment]
+    display_name: Name(200) = None  # type: ignore[valid-type, assignment]
     email: EmailStr | None = None
     manager_id: UUID | None = None
     team: Name(200) | None = None  # type: ignore[valid-type]
     title: Name(200) | None = None  # type: ignore[valid-type]
-    active: bool | None = None
-    is_admin: bool | None = None
+    active: bool = None  # type: ignore[assignment]
+    is_admin: bool = None  # type: ignore[assignment]
 
     def changes(self) -> dict:
-        changes = self.model_dump(exclude_unset=True)
-        for required in ("external_id", "display_name", "active", "is_admin"):
-            if required in changes and changes[required] is None:
-                raise invalid(("body", required), f"{required} cannot be null.", "null_not_allowed")
-        return changes
+        return self.model_dump(exclude_unset=True)
 
 
 class PersonOut(Resource):

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.api.deps import Ctx, IfMatch, Paging, page_body, set_etag
 from app.api.problems import problem_responses
 from app.api.schemas.common import ListOf, RequestModel, Resource, Text
-from app.domain.errors import invalid
 from app.domain.webhooks import Delivery, DeliveryStatus, Webhook
 from app.services import webhooks as service
 from app.services.webhooks import WebhookFields
@@ -32,10 +31,12 @@ class WebhookIn(RequestModel):
 
 
 class WebhookUpdate(RequestModel):
-    url: Url | None = None
-    event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=50)
+    """Only the fields sent change; null clears the description."""
+
+    url: Url = None  # type: ignore[assignment]
+    event_types: list[Pattern] = Field(default=None, min_length=1, max_length=50)  # type: ignore[assignment]
     description: Text(500) | None = None  # type: ignore[valid-type]
-    active: bool | None = None
+    active: bool = None  # type: ignore[assignment]
 
 
 class WebhookOut(Resource):
@@ -124,9 +125,6 @@ async def get_webhook(ctx: Ctx, webhook_id: WebhookId, response: Response) -> We
               responses=problem_responses(400, 403, 404, 409, 412, 415, 422))
 async def update_webhook(ctx: Ctx, webhook_id: WebhookId, body: WebhookUpdate, if_match: IfMatch, request: Request, response: Response) -> WebhookOut:
     changes = body.model_dump(exclude_unset=True)
-    for required in ("url", "event_types", "active"):
-        if required in changes and changes[required] is None:
-            raise invalid(("body", required), f"{required} cannot be null.", "null_not_allowed")
     if "event_types" in changes:
         changes["event_types"] = tuple(changes["event_types"])
     webhook = await service.update(ctx, webhook_id, changes, _allow_private(request), if_match)

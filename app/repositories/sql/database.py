@@ -34,7 +34,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, **kwargs)
+    options = {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800} | kwargs
+    return create_async_engine(url, **options)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
