@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app import logs
 from app.api import errors
-from app.api.deps import Runtime
+from app.api.deps import KeyCache, Runtime
 from app.api.guard import RequestGuard
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
@@ -59,7 +59,7 @@ def create_app(
     clock = clock or SystemClock()
     http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
-    runtime = Runtime(database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks))
+    runtime = Runtime(database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks), KeyCache(settings.api_key_cache_seconds))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

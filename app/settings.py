@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     """Where callers reach this service; also the xAPI account homePage when no LRS names one."""
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    api_key_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a process trusts an API-key lookup: a revoked key stops working within this."""
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     jwks_cache_seconds: float = Field(default=300.0, ge=0)
     jwks_min_refresh_seconds: float = Field(default=5.0, ge=0)

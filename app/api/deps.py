@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,21 +20,47 @@ from app.domain.ports import Clock, IdGenerator
 from app.repositories.sql.database import Database
 from app.services.context import Context
 from app.api.tokens import InvalidToken, TokenVerifier
-from app.domain.actors import ActorType, person_actor
+from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
 from app.domain.errors import PermissionDenied, invalid
 from app.domain.keys import KEY_PREFIX
 from app.services.tenants import active_person, authenticate_key, person_for_subject
 
 
+class KeyCache:
+    """API-key lookups remembered for a few seconds per process, so most requests skip a round trip.
+
+    A revoked key therefore stops working within `ttl` seconds in every process, not instantly.
+    """
+
+    SIZE = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Actor | None]] = {}
+
+    async def actor(self, database: Database, secret: str) -> Actor | None:
+        now = time.monotonic()
+        hit = self._entries.get(secret)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        actor = await authenticate_key(database, secret)
+        if self._ttl > 0:
+            if len(self._entries) >= self.SIZE:
+                self._entries.clear()
+            self._entries[secret] = (now + self._ttl, actor)
+        return actor
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """What the app shares across requests: storage, time, ids and the token checker."""
+    """What the app shares across requests: storage, time, ids, the token checker and the key cache."""
 
     database: Database
     clock: Clock
     ids: IdGenerator
     tokens: TokenVerifier
+    keys: KeyCache
 
 
 _api_key = HTTPBearer(
@@ -64,7 +91,7 @@ async def get_context(
         raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
     secret = credentials.credentials
     if secret.startswith(KEY_PREFIX):
-        actor = await authenticate_key(runtime.database, secret)
+        actor = await runtime.keys.actor(runtime.database, secret)
         if actor is None:
             raise Unauthenticated("The API key is not valid or has been revoked.", invalid_token=True)
     else:
