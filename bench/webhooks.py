@@ -81,6 +81,10 @@ async def queue(database: Database, count: int, receiver: str) -> None:
                 for i in range(min(1000, count - start))
             ]
             await store_events(conn, events)
+    async with database.engine.connect() as conn:  # what autovacuum would do after such a burst
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("ANALYZE webhook_deliveries")
+        await conn.exec_driver_sql("ANALYZE events")
 
 
 async def drain(database: Database, workers: int, batch: int) -> tuple[float, int]:
