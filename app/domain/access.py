@@ -104,15 +104,8 @@ def listed_standing(actor: Actor, assignment: Assignment) -> Standing | None:
     visible row the caller is neither assignee of nor reviewer of as managed gives exact actions.
     """
     me = actor.person_id
-    if me is None:
-        return INTEGRATION
-    return Standing(
-        assignee=assignment.assignee_id == me,
-        reviewer=assignment.reviewer_id == me,
-        offerer=assignment.offered_by.id == me or assignment.offered_by.on_behalf_of == me,
-        manager=assignment.assignee_id != me and assignment.reviewer_id != me,
-        admin=actor.is_admin,
-    )
+    managed = me is not None and me not in (assignment.assignee_id, assignment.reviewer_id)
+    return standing(actor, assignment, (me,) if managed else ())
 
 
 def allowed_actions(assignment: Assignment, now: datetime, actor: Actor, s: Standing | None) -> list[str]:

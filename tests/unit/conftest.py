@@ -23,6 +23,7 @@ from app.repositories.clock import Uuid7Ids
 from app.repositories.memory import MemoryDatabase
 from app.services import catalog, people
 from app.services.context import Context
+from tests import support
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -143,18 +144,11 @@ def build() -> Builders:
 # -- services on the in-memory fakes ---------------------------------------------------
 
 
-class FakeClock:
-    """A Clock that only moves when a test moves it."""
+class FakeClock(support.FakeClock):
+    """The shared test clock, starting at this module's NOW."""
 
     def __init__(self, now: datetime = NOW) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, **delta: float) -> datetime:
-        self._now += timedelta(**delta)
-        return self._now
+        super().__init__(now)
 
 
 @pytest.fixture
