@@ -163,7 +163,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, tenant_id: UUID) -> UnitOfWork: ...
+    def __call__(self, tenant_id: UUID, *, readonly: bool = False) -> UnitOfWork: ...
 
 
 class DeadlineQueue(Protocol):

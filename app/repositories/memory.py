@@ -288,7 +288,7 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.stores: dict[UUID, _Store] = {}
 
-    def uow(self, tenant_id: UUID) -> MemoryUnitOfWork:
+    def uow(self, tenant_id: UUID, *, readonly: bool = False) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.stores, tenant_id)
 
     def events(self, tenant_id: UUID) -> list[Event]:

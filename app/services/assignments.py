@@ -109,7 +109,7 @@ async def _load(ctx: Context, uow: UnitOfWork, assignment_id: UUID) -> Assignmen
 
 async def get(ctx: Context, assignment_id: UUID) -> AssignmentView:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await _load(ctx, uow, assignment_id)
 
 
@@ -121,7 +121,7 @@ def views(ctx: Context, page: Page[Assignment]) -> Page[AssignmentView]:
 async def list_(ctx: Context, page: PageRequest, filters: AssignmentFilter) -> Page[AssignmentView]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     visible_to = None if ctx.actor.is_admin else ctx.actor.person_id
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return views(ctx, await uow.assignments.list(page, filters, ctx.clock.now(), visible_to=visible_to))
 
 
@@ -239,27 +239,27 @@ async def review(ctx: Context, assignment_id: UUID, request: ReviewInput, expect
 
 async def list_submissions(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Submission]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _load(ctx, uow, assignment_id)
         return await uow.submissions.list(assignment_id, page)
 
 
 async def list_reviews(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Review]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _load(ctx, uow, assignment_id)
         return await uow.reviews.list(assignment_id, page)
 
 
 async def list_extensions(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _load(ctx, uow, assignment_id)
         return await uow.extensions.list(assignment_id, page)
 
 
 async def list_events(ctx: Context, assignment_id: UUID, page: PageRequest) -> Page[Event]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _load(ctx, uow, assignment_id)
         return await uow.events.list_for_subject(assignment_id, page)

@@ -45,13 +45,13 @@ async def create_skill(ctx: Context, fields: SkillFields) -> Skill:
 
 async def get_skill(ctx: Context, skill_id: UUID) -> Skill:
     ctx.actor.require(Scope.CATALOG_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return require_found(await uow.skills.get(skill_id), "skill", skill_id)
 
 
 async def list_skills(ctx: Context, page: PageRequest) -> Page[Skill]:
     ctx.actor.require(Scope.CATALOG_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await uow.skills.list(page)
 
 
@@ -95,7 +95,7 @@ async def create_brief(ctx: Context, content: BriefContent) -> Brief:
 
 async def get_brief(ctx: Context, brief_id: UUID) -> Brief:
     ctx.actor.require(Scope.CATALOG_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         brief = require_found(await uow.briefs.get(brief_id), "brief", brief_id)
     if not access.can_see_brief(ctx.actor, brief):
         raise NotFound("brief", brief_id)
@@ -108,7 +108,7 @@ async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefS
         statuses = tuple(s for s in statuses if s is BriefStatus.PUBLISHED) if statuses else (BriefStatus.PUBLISHED,)
         if not statuses:
             return Page([], None)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await uow.briefs.list(page, statuses=statuses, skill_ids=skill_ids)
 
 

@@ -23,8 +23,9 @@ class Context:
     ids: IdGenerator
     uow_factory: UnitOfWorkFactory
 
-    def uow(self) -> UnitOfWork:
-        return self.uow_factory(self.actor.tenant_id)
+    def uow(self, *, readonly: bool = False) -> UnitOfWork:
+        """`readonly`: the use case only reads, so storage may skip the transaction (one round trip less)."""
+        return self.uow_factory(self.actor.tenant_id, readonly=readonly)
 
 
 def check_if_match(current_version: int, expected_version: int | None) -> None:

@@ -20,7 +20,7 @@ class FeedPage:
 
 async def feed(ctx: Context, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None) -> FeedPage:
     ctx.actor.require(Scope.EVENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         events = await uow.events.feed(after, limit + 1, types, subject_id)
     page = events[:limit]
     return FeedPage(page, page[-1].seq if page else after, len(events) > limit)  # type: ignore[arg-type]

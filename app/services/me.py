@@ -35,7 +35,7 @@ class Me:
 
 async def whoami(ctx: Context) -> Me:
     me = _me(ctx)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         person = require_found(await uow.people.get(me), "person", me)
         manager = None if person.manager_id is None else await uow.people.get(person.manager_id)
     return Me(person, manager, ctx.actor.is_admin)
@@ -45,7 +45,7 @@ async def my_assignments(ctx: Context, page: PageRequest, states: tuple[State, .
     """My own work, nearest deadline first."""
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     me = _me(ctx)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         found = await uow.assignments.by_deadline(page, AssignmentFilter(states=states, assignee_ids=(me,)), ctx.clock.now())
     return views(ctx, found)
 
@@ -61,7 +61,7 @@ async def my_reviews(ctx: Context, page: PageRequest) -> Page[Waiting]:
     ctx.actor.require(Scope.ASSIGNMENTS_READ)
     me = _me(ctx)
     now = ctx.clock.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         found = await uow.assignments.by_deadline(page, AssignmentFilter(states=(State.SUBMITTED,), reviewer_ids=(me,)), now)
     return Page(
         [Waiting(view, now - view.assignment.submitted_at) for view in views(ctx, found).items if view.assignment.submitted_at],
@@ -72,5 +72,5 @@ async def my_reviews(ctx: Context, page: PageRequest) -> Page[Waiting]:
 async def my_team(ctx: Context, page: PageRequest) -> Page[TeamMember]:
     ctx.actor.require(Scope.PEOPLE_READ)
     me = _me(ctx)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await uow.people.team(me, page, ctx.clock.now())

@@ -87,14 +87,14 @@ async def create_person(ctx: Context, external_id: str, fields: PersonFields) ->
 
 async def get_person(ctx: Context, person_id: UUID) -> Person:
     ctx.actor.require(Scope.PEOPLE_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await _visible_person(ctx, uow, person_id)
 
 
 async def list_people(ctx: Context, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None) -> Page[Person]:
     ctx.actor.require(Scope.PEOPLE_READ)
     visible_to = None if ctx.actor.is_admin else ctx.actor.person_id
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await uow.people.list(page, manager_id=manager_id, active=active, visible_to=visible_to)
 
 
@@ -164,7 +164,7 @@ class SkillStanding:
 async def skill_profile(ctx: Context, person_id: UUID) -> list[SkillStanding]:
     """Per skill: the highest level shown, with the evidence behind it (highest level, newest first)."""
     ctx.actor.require(Scope.PEOPLE_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _visible_person(ctx, uow, person_id)
         evidence = await uow.evidence.for_person(person_id)
         skills = await uow.skills.get_many(sorted({item.skill_id for item in evidence}))

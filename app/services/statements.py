@@ -33,7 +33,7 @@ def document(event: Event) -> dict[str, Any]:
 async def statements(ctx: Context, *, after: int, limit: int, since: datetime | None, default_home_page: str) -> StatementPage:
     """Statements as the tenant's LRS receives them (its homePage and actor format), or with Stint's own homePage."""
     ctx.actor.require(Scope.EVENTS_READ)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         lrs = (await uow.webhooks.list(PageRequest(limit=1), kind=WebhookKind.XAPI)).items
         home_page = lrs[0].xapi_home_page if lrs and lrs[0].xapi_home_page else default_home_page
         use_mbox = bool(lrs and lrs[0].xapi_use_mbox)

@@ -93,13 +93,13 @@ async def _standard(uow: Any, webhook_id: UUID) -> Webhook:
 
 async def get(ctx: Context, webhook_id: UUID) -> Webhook:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await _standard(uow, webhook_id)
 
 
 async def list_(ctx: Context, page: PageRequest) -> Page[Webhook]:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         return await uow.webhooks.list(page)
 
 
@@ -158,7 +158,7 @@ async def ping(ctx: Context, webhook_id: UUID) -> Event:
 
 async def deliveries(ctx: Context, webhook_id: UUID, page: PageRequest) -> Page[Delivery]:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         await _standard(uow, webhook_id)
         return await uow.deliveries.list(webhook_id, page)
 
@@ -210,7 +210,7 @@ async def set_lrs(ctx: Context, fields: LrsFields, allow_private: bool) -> Webho
 
 async def get_lrs(ctx: Context) -> Webhook:
     ctx.actor.require(Scope.ADMIN)
-    async with ctx.uow() as uow:
+    async with ctx.uow(readonly=True) as uow:
         lrs = await _lrs(uow)
     if lrs is None:
         raise NotFound("learning record store for this tenant", ctx.actor.tenant_id)

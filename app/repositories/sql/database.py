@@ -70,10 +70,11 @@ def _is_unavailable(exc: BaseException) -> bool:
 class SqlUnitOfWork:
     """One connection, one transaction, one tenant. Rolls back unless `commit()` was called."""
 
-    def __init__(self, engine: AsyncEngine, tenant_id: UUID, policy: ReminderPolicy) -> None:
+    def __init__(self, engine: AsyncEngine, tenant_id: UUID, policy: ReminderPolicy, readonly: bool = False) -> None:
         self._engine = engine
         self.tenant_id = tenant_id
         self._policy = policy
+        self._readonly = readonly and engine.dialect.name == "postgresql"
         self._conn: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
@@ -96,6 +97,8 @@ class SqlUnitOfWork:
     async def _open(self) -> AsyncConnection:
         try:
             self._conn = await self._engine.connect()
+            if self._readonly:  # each read runs on its own: no BEGIN/ROLLBACK round trips (SQLite keeps its lock order)
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
             await self._conn.begin()
         except Exception as exc:
             if self._conn is not None:
@@ -156,8 +159,8 @@ class Database:
     def from_url(cls, url: str, policy: ReminderPolicy | None = None) -> "Database":
         return cls(make_engine(url), policy)
 
-    def uow(self, tenant_id: UUID) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, tenant_id, self.policy)
+    def uow(self, tenant_id: UUID, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id, self.policy, readonly)
 
     def sweep_uow(self) -> SqlSweepUnitOfWork:
         return SqlSweepUnitOfWork(self.engine, self.policy)
