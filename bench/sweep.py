@@ -24,32 +24,19 @@ import asyncpg
 from app.domain.actors import ActorRef, ActorType
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import BriefContent, Criterion, Rubric, RubricLevel
+from app.domain.deadlines import ReminderPolicy
 from app.repositories.clock import SystemClock, Uuid7Ids
-from app.repositories.sql import migrations
 from app.repositories.sql.database import Database, make_engine
 from app.repositories.sql.mapping import assignment_values
 from app.services.sweeper import tick
+from bench.pg import SERVER, fresh_database
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "stint_bench_sweep"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def prepare_database() -> str:
-    admin = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(f"{SERVER}/{DATABASE}")
-    await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    await conn.close()
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
-    engine = make_engine(url)
-    await migrations.upgrade(engine)
-    await engine.dispose()
-    return url
+    return await fresh_database(DATABASE)
 
 
 async def seed(rows: int) -> None:
@@ -78,7 +65,7 @@ async def seed(rows: int) -> None:
             offer_expires_at=now - timedelta(minutes=1), created_at=now - timedelta(days=1), updated_at=now - timedelta(days=1),
             offer_expiring_notified=True,
         )
-        first = assignment_values(model, Database(make_engine("sqlite+aiosqlite://")).policy)
+        first = assignment_values(model, ReminderPolicy())
         brief_json = json.dumps(first["brief"])
         await conn.execute(
             "INSERT INTO briefs (tenant_id, id, skill_id, status, revision, published_revision, content, published, version, created_at, updated_at)"

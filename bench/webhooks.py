@@ -21,24 +21,22 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from app.domain.actors import ActorRef, ActorType
 from app.domain.events import Event
 from app.domain.webhooks import Webhook, new_secret
 from app.repositories.clock import SystemClock, Uuid7Ids
-from app.repositories.sql import migrations
 from app.repositories.sql import tables as t
 from app.repositories.sql.database import Database, make_engine
 from app.repositories.sql.mapping import webhook_values
 from app.repositories.sql.repositories import store_events
 from app.services.webhooks import deliver_due
 from app.workers.sender import CONCURRENCY, HttpSender, delivery_limits
+from bench.pg import fresh_database, sqlalchemy_url
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "stint_bench_hooks"
-URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
+URL = sqlalchemy_url(DATABASE)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -49,18 +47,7 @@ def free_port() -> int:
 
 
 async def prepare() -> None:
-    admin = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(f"{SERVER}/{DATABASE}")
-    await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    await conn.close()
-    engine = make_engine(URL)
-    await migrations.upgrade(engine)
-    await engine.dispose()
+    await fresh_database(DATABASE)
 
 
 async def queue(database: Database, count: int, receiver: str) -> None:
