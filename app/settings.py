@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     # Webhook delivery (`stint worker`).
     webhooks_allow_private: bool = False
     """Let webhook URLs use http and loopback or private addresses: for development and tests only."""
-    delivery_batch_size: int = Field(default=100, ge=1, le=1000)
+    delivery_batch_size: int = Field(default=32, ge=1, le=1000)
+    """Kept small so a batch of slow receivers finishes well inside its 2-minute lease."""
     delivery_interval_seconds: float = Field(default=1.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
 

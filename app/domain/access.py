@@ -7,6 +7,7 @@ Invisible is NotFound (404), never a 403 that confirms the object exists.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +117,13 @@ def allowed_actions(assignment: Assignment, now: datetime, actor: Actor, s: Stan
 def can_see_brief(actor: Actor, brief: Brief) -> bool:
     """People see published briefs; admins and integrations see drafts and archived ones too."""
     return actor.person_id is None or actor.is_admin or brief.status is BriefStatus.PUBLISHED
+
+
+def brief_as_seen_by(actor: Actor, brief: Brief) -> Brief:
+    """People (not admins) see the published version, not a draft revision in progress."""
+    if actor.person_id is None or actor.is_admin or brief.published is None or brief.revision == brief.published_revision:
+        return brief
+    return dataclasses.replace(brief, content=brief.published, revision=brief.published_revision or brief.revision)
 
 
 def can_offer_to(actor: Actor, managers_of_assignee: Collection[UUID]) -> bool:

@@ -97,8 +97,11 @@ def person_actor(tenant_id: UUID, person_id: UUID, is_admin: bool) -> Actor:
 
 
 def acting_for(key: Actor, person_id: UUID, is_admin: bool) -> Actor:
-    """A key with act_as acting for a person: the person's rights, the key's identity."""
+    """A key with act_as acting for a person: the person's rights, the key's identity, and never more
+    than the key itself may do (an admin's rights need a key that holds admin too)."""
     if not key.has(Scope.ACT_AS):
         raise PermissionDenied("Acting for a person needs the 'act_as' scope.", code="forbidden.missing_scope", required_scope="act_as")
-    scopes = PERSON_SCOPES | {Scope.ADMIN} if is_admin else PERSON_SCOPES
+    scopes = {scope for scope in PERSON_SCOPES if key.has(scope)}
+    if is_admin and key.has(Scope.ADMIN):
+        scopes.add(Scope.ADMIN)
     return Actor(tenant_id=key.tenant_id, type=key.type, id=key.id, scopes=frozenset(scopes), on_behalf_of=person_id)

@@ -68,6 +68,22 @@ def cursor_deadline(after: Any) -> tuple[datetime | None, UUID] | None:
         return None
     try:
         deadline, ident = after
-        return (None if deadline is None else datetime.fromisoformat(deadline)), UUID(ident)
+        parsed = None if deadline is None else datetime.fromisoformat(deadline)
+        ident = UUID(ident)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InvalidCursor() from exc
+    if parsed is not None and parsed.tzinfo is None:
+        raise InvalidCursor()
+    return parsed, ident
+
+
+MAX_SEQ = 2**63 - 1
+
+
+def cursor_seq(after: Any) -> int:
+    """A feed position: a whole number within the database's bigint."""
+    if after is None:
+        return 0
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_SEQ:
+        raise InvalidCursor()
+    return after

@@ -16,7 +16,7 @@ from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
 from app.domain.xapi import Learner
-from app.domain.webhooks import AttemptResult, Claimed, Delivery, Webhook, WebhookKind
+from app.domain.webhooks import AttemptResult, Claimed, Delivery, Health, Webhook, WebhookKind
 from app.domain.work import Evidence, Extension, Review, Submission
 
 
@@ -193,7 +193,9 @@ class Outbox(Protocol):
     """Webhook deliveries across every tenant: the delivery worker's view of storage."""
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Claimed]: ...
-    async def save(self, deliveries: list[Delivery], webhooks: list[Webhook]) -> None: ...
+    async def save(self, results: list[tuple[Delivery, datetime]], health: list[Health]) -> set[UUID]:
+        """Attempts (fenced by the lease each was claimed under) and webhook health; returns the webhooks disabled."""
+        ...
     async def add_events(self, events: list[Event]) -> None: ...
 
 

@@ -69,6 +69,8 @@ class Webhook:
     xapi_use_mbox: bool = False
 
     def wants(self, event_type: str, subject_id: UUID) -> bool:
+        if self.kind is WebhookKind.XAPI:  # an LRS takes statements, and only the types that map to one
+            return self.active and event_type in self.event_types
         if event_type.startswith("webhook."):  # about a webhook: only that webhook hears it
             return subject_id == self.id
         return self.active and any(type_matches(pattern, event_type) for pattern in self.event_types)
@@ -153,11 +155,23 @@ def record_attempt(delivery: Delivery, result: AttemptResult, now: datetime, rng
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery the worker holds, with what it needs to send it."""
+    """A delivery the worker holds until `leased_until`, with what it needs to send it."""
 
     delivery: Delivery
     webhook: Webhook
     event: Event
+    leased_until: datetime
+
+
+@dataclass(frozen=True)
+class Health:
+    """What one round of attempts says about a webhook, written only if nobody changed it meanwhile."""
+
+    tenant_id: UUID
+    webhook_id: UUID
+    claimed_version: int
+    failing_since: datetime | None
+    disable_reason: str | None = None
 
 
 def retry(delivery: Delivery, now: datetime) -> None:

@@ -99,7 +99,7 @@ async def get_brief(ctx: Context, brief_id: UUID) -> Brief:
         brief = require_found(await uow.briefs.get(brief_id), "brief", brief_id)
     if not access.can_see_brief(ctx.actor, brief):
         raise NotFound("brief", brief_id)
-    return brief
+    return access.brief_as_seen_by(ctx.actor, brief)
 
 
 async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
@@ -109,7 +109,8 @@ async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefS
         if not statuses:
             return Page([], None)
     async with ctx.uow(readonly=True) as uow:
-        return await uow.briefs.list(page, statuses=statuses, skill_ids=skill_ids)
+        found = await uow.briefs.list(page, statuses=statuses, skill_ids=skill_ids)
+    return Page([access.brief_as_seen_by(ctx.actor, brief) for brief in found.items], found.next_after)
 
 
 async def update_brief(ctx: Context, brief_id: UUID, changes: dict[str, Any], expected_version: int | None = None) -> Brief:

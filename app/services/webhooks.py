@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -166,6 +167,7 @@ async def deliveries(ctx: Context, webhook_id: UUID, page: PageRequest) -> Page[
 async def retry_delivery(ctx: Context, webhook_id: UUID, delivery_id: UUID) -> Delivery:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     async with ctx.uow() as uow:
+        await _standard(uow, webhook_id)
         delivery = require_found(await uow.deliveries.get(webhook_id, delivery_id), "delivery", delivery_id)
         wh.retry(delivery, ctx.clock.now())
         await uow.deliveries.update(delivery)
@@ -291,29 +293,43 @@ async def deliver_due(
     requests = [request_for(item, sent_at) for item in claimed]
     results = await asyncio.gather(*(sender.send(url, headers, body, method) for url, headers, body, method in requests))
     now = clock.now()
-    changed: dict[UUID, Webhook] = {}
-    events: list[Event] = []
     for item, result in zip(claimed, results):
         wh.record_attempt(item.delivery, result, now, rng)
-        webhook = changed.get(item.webhook.id, item.webhook)
-        if result.succeeded:
-            if webhook.failing_since is not None:
-                webhook.failing_since = None
-                changed[webhook.id] = webhook
-            continue
-        webhook.failing_since = webhook.failing_since or now
-        changed[webhook.id] = webhook
-        reason = "The receiver answered 410 Gone." if result.gone else (
-            "Every delivery failed for 5 days." if now - webhook.failing_since >= wh.FAILING_LIMIT else None
-        )
-        if reason and webhook.active:
-            webhook.active, webhook.disabled_reason = False, reason
-            webhook.version += 1
-            events.append(build_event(ids.new_id(), webhook.tenant_id, "webhook.disabled", now, SYSTEM, webhook, {"reason": reason}))
+    health = _health(claimed, results, now)
     uow = new_uow()
     async with uow:
-        await uow.outbox.save([item.delivery for item in claimed], list(changed.values()))
-        await uow.outbox.add_events(events)
+        disabled = await uow.outbox.save([(item.delivery, item.leased_until) for item in claimed], health)
+        hooks = {item.webhook.id: item.webhook for item in claimed}
+        await uow.outbox.add_events([
+            build_event(ids.new_id(), h.tenant_id, "webhook.disabled", now, SYSTEM, _disabled(hooks[h.webhook_id], h), {"reason": h.disable_reason})
+            for h in health if h.webhook_id in disabled
+        ])
         await uow.commit()
     succeeded = sum(1 for result in results if result.succeeded)
     return DeliveryReport(len(claimed), succeeded, len(claimed) - succeeded)
+
+
+def _health(claimed: list[Claimed], results: list[wh.AttemptResult], now: datetime) -> list[wh.Health]:
+    """Per webhook, what this round changes: failing since when (reset by any success), and whether to disable."""
+    by_hook: dict[UUID, tuple[Webhook, list[wh.AttemptResult]]] = {}
+    for item, result in zip(claimed, results):
+        by_hook.setdefault(item.webhook.id, (item.webhook, []))[1].append(result)
+    changes = []
+    for webhook, outcomes in by_hook.values():
+        if any(result.succeeded for result in outcomes):
+            if webhook.failing_since is not None:
+                changes.append(wh.Health(webhook.tenant_id, webhook.id, webhook.version, None))
+            continue
+        failing_since = webhook.failing_since or now
+        reason = None
+        if webhook.active and any(result.gone for result in outcomes):
+            reason = "The receiver answered 410 Gone."
+        elif webhook.active and now - failing_since >= wh.FAILING_LIMIT:
+            reason = "Every delivery failed for 5 days."
+        if reason or webhook.failing_since is None:
+            changes.append(wh.Health(webhook.tenant_id, webhook.id, webhook.version, failing_since, reason))
+    return changes
+
+
+def _disabled(webhook: Webhook, health: wh.Health) -> Webhook:
+    return dataclasses.replace(webhook, active=False, disabled_reason=health.disable_reason, version=webhook.version + 1)

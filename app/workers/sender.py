@@ -32,26 +32,33 @@ class HttpSender:
         started = time.perf_counter()
         async with self._slots:
             try:
-                if not self._allow_private:
-                    await self._refuse_private(url)
-                async with self._client.stream(
-                    method, url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
-                ) as response:
-                    read = 0
-                    if not response.is_stream_consumed:  # an in-memory (mock) response has nothing left to stream
-                        async for chunk in response.aiter_raw():
-                            read += len(chunk)
-                            if read >= MAX_RESPONSE_BYTES:
-                                break
-                    status, error = response.status_code, None
-                    if 300 <= status < 400:
-                        error = "redirects are not followed"
-            except _Refused as exc:
-                status, error = None, str(exc)
-            except httpx.TimeoutException:
-                status, error = None, f"no answer within {self._timeout:g} s"
-            except httpx.HTTPError as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+                async with asyncio.timeout(self._timeout * 1.5):  # the whole attempt, DNS and a trickling body included
+                    return await self._send(url, headers, body, method, started)
+            except TimeoutError:
+                return AttemptResult(None, f"no complete answer within {self._timeout * 1.5:g} s", 1000 * (time.perf_counter() - started))
+
+    async def _send(self, url: str, headers: dict[str, str], body: bytes, method: str, started: float) -> AttemptResult:
+        try:
+            if not self._allow_private:
+                await self._refuse_private(url)
+            async with self._client.stream(
+                method, url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
+            ) as response:
+                read = 0
+                if not response.is_stream_consumed:  # an in-memory (mock) response has nothing left to stream
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read >= MAX_RESPONSE_BYTES:
+                            break
+                status, error = response.status_code, None
+                if 300 <= status < 400:
+                    error = "redirects are not followed"
+        except _Refused as exc:
+            status, error = None, str(exc)
+        except httpx.TimeoutException:
+            status, error = None, f"no answer within {self._timeout:g} s"
+        except httpx.HTTPError as exc:
+            status, error = None, f"{type(exc).__name__}: {exc}"[:500]
         return AttemptResult(status, error, 1000 * (time.perf_counter() - started))
 
     async def _refuse_private(self, url: str) -> None:

@@ -281,3 +281,36 @@ async def test_identity_provider_is_readable_by_admins(org: Org) -> None:
     assert response.status_code == 200
     assert (response.json()["issuer"], response.json()["audience"], response.json()["claim"]) == (org.issuer, AUDIENCE, "sub")
     problem(await org.as_("manager", "GET", "/v1/tenant/identity-provider"), 403)
+
+
+async def test_acting_for_an_admin_never_exceeds_the_keys_own_scopes(org: Org) -> None:
+    """Found in review: a key holding only act_as, acting for an admin, could create webhooks and admins."""
+    only_act_as = await org.api.make_key(["act_as"])
+    as_admin = {"Authorization": f"Bearer {only_act_as}", "Stint-Acting-For": org.people["admin"]["id"]}
+    problem(await org.api.client.post("/v1/webhooks", json={"url": "https://crm.example.com/x"}, headers=as_admin), 403)
+    problem(await org.api.client.post("/v1/people", json={"external_id": "x9", "display_name": "X", "is_admin": True}, headers=as_admin), 403)
+    problem(await org.api.client.get("/v1/assignments", headers=as_admin), 403)
+
+
+async def test_people_see_the_published_brief_not_the_draft_in_progress(org: Org) -> None:
+    """Found in review: a person saw an admin's unpublished edit of a published brief."""
+    brief = await org.api.brief()
+    await org.api.patch(f"/v1/briefs/{brief['id']}", {"title": "DRAFT: not for everyone yet"})
+    seen = (await org.as_("assignee", "GET", f"/v1/briefs/{brief['id']}")).json()
+    assert (seen["title"], seen["revision"]) == (brief["title"], 1)
+    listed = [b for b in (await org.as_("assignee", "GET", "/v1/briefs", params={"limit": 200})).json()["items"] if b["id"] == brief["id"]]
+    assert listed[0]["title"] == brief["title"]
+    assert (await org.api.get(f"/v1/briefs/{brief['id']}")).json()["title"] == "DRAFT: not for everyone yet"
+
+
+async def test_crafted_cursors_are_400(org: Org) -> None:
+    """Found in review: an enormous feed position and a deadline without a timezone were 500s."""
+    import base64 as b64
+
+    def cursor(value: Any) -> str:
+        return b64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    problem(await org.api.get("/v1/events", params={"after": cursor(10**30)}), 400, "invalid_cursor")
+    problem(await org.api.get("/v1/xapi/statements", params={"cursor": cursor(-1)}), 400, "invalid_cursor")
+    naive = cursor(["2026-11-24T09:00:00", "01a20f43-0000-7000-8000-000000000000"])
+    problem(await org.as_("assignee", "GET", "/v1/me/assignments", params={"cursor": naive}), 400, "invalid_cursor")

@@ -217,3 +217,38 @@ async def test_the_sender_refuses_to_reach_private_addresses() -> None:
     sender = HttpSender(httpx.AsyncClient(transport=httpx.MockTransport(lambda r: reached.append(str(r.url)) or httpx.Response(200))))
     result = await sender.send("https://127.0.0.1:9/hook", {}, b"{}")
     assert result.status_code is None and "non-public" in (result.error or "") and reached == []
+
+
+async def test_an_admins_change_during_a_delivery_is_not_undone(api: Api, database: Database) -> None:
+    """Found in review: the worker wrote back the whole webhook it had claimed, reverting a rotation made meanwhile."""
+    hook = await make_hook(api, Receiver())
+    await api.offered()
+
+    async def rotate_then_fail(request: httpx.Request) -> httpx.Response:
+        await api.post(f"/v1/webhooks/{hook['id']}/rotate-secret")
+        return httpx.Response(500)
+
+    sender = HttpSender(httpx.AsyncClient(transport=httpx.MockTransport(rotate_then_fail)), allow_private=True)
+    await deliver_due(database.outbox_uow, sender, api.clock, Uuid7Ids(), random.Random(3), batch_size=10)
+    stored = (await api.get(f"/v1/webhooks/{hook['id']}")).json()
+    assert stored["version"] == hook["version"] + 1 and stored["previous_secret_expires_at"] is not None
+    delivery = (await api.get(f"/v1/webhooks/{hook['id']}/deliveries")).json()["items"][0]
+    assert (delivery["attempts"], delivery["last_status_code"]) == (1, 500)
+
+
+async def test_a_disabled_lrs_never_blocks_other_deliveries(api: Api, database: Database) -> None:
+    """Found in review: the webhook.disabled event about an LRS broke the whole batch, for every tenant."""
+    await api.put("/v1/tenant/lrs", {"endpoint": "https://lrs.example.com/xapi", "key": "k", "secret": "s", "home_page": "https://hr.example.com"})
+    receiver = Receiver()
+    hook = await make_hook(api, receiver)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(410) if request.url.host == "lrs.example.com" else receiver(request)
+
+    sender = HttpSender(httpx.AsyncClient(transport=httpx.MockTransport(answer)), allow_private=True)
+    await api.offered()
+    await deliver_due(database.outbox_uow, sender, api.clock, Uuid7Ids(), random.Random(3), batch_size=50)
+    assert (await api.get("/v1/tenant/lrs")).json()["active"] is False
+    await deliver_due(database.outbox_uow, sender, api.clock, Uuid7Ids(), random.Random(3), batch_size=50)
+    assert [r["payload"]["type"] for r in receiver.received] == ["assignment.offered"]
+    assert (await api.get(f"/v1/webhooks/{hook['id']}/deliveries")).json()["items"][0]["status"] == "succeeded"

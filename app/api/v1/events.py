@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import Ctx, decode_cursor, encode_cursor
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import EventFeed, EventOut
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_seq
 from app.services import events
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -29,8 +29,6 @@ async def list_events(
     type_: Annotated[list[EventType] | None, Query(alias="type", description="Any of these types; `assignment.*` for a family.")] = None,
     subject_id: Annotated[UUID | None, Query()] = None,
 ) -> EventFeed:
-    position = 0 if after is None else decode_cursor(after)
-    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-        raise InvalidCursor()
+    position = cursor_seq(None if after is None else decode_cursor(after))
     page = await events.feed(ctx, position, limit, tuple(type_ or ()), subject_id)
     return EventFeed(items=[EventOut.of(e) for e in page.events], next_cursor=encode_cursor(page.last_seq), has_more=page.has_more)

@@ -11,7 +11,7 @@ from app.api.deps import Ctx, decode_cursor, encode_cursor
 from app.api.problems import problem_responses
 from app.api.schemas.common import UtcDatetime
 from app.domain import xapi
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_seq
 from app.services import statements
 
 router = APIRouter(prefix="/v1/xapi", tags=["xapi"])
@@ -30,9 +30,7 @@ async def list_xapi_statements(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="From `more`.")] = None,
 ) -> StatementResult:
-    position = 0 if cursor is None else decode_cursor(cursor)
-    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-        raise InvalidCursor()
+    position = cursor_seq(None if cursor is None else decode_cursor(cursor))
     page = await statements.statements(ctx, after=position, limit=limit, since=since, default_home_page=request.app.state.settings.public_url)
     more = str(request.url.include_query_params(cursor=encode_cursor(page.last_seq))) if page.has_more else ""
     response.headers["X-Experience-API-Version"] = xapi.XAPI_VERSION

@@ -30,6 +30,7 @@ def _json_serializer(value: Any) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("json_serializer", _json_serializer)
+    kwargs.setdefault("hide_parameters", True)  # errors are logged; their parameters may hold secrets
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialise_sqlite_writers(engine)

@@ -28,7 +28,7 @@ from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
 from app.domain import xapi
-from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Webhook, WebhookKind
+from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 
@@ -797,7 +797,7 @@ class SqlOutbox:
             delivery = m.delivery_from(row)
             webhook = m.webhook_from(_prefixed(values, "w_"))
             event = m.event_from(_prefixed(values, "e_"))
-            claimed.append(Claimed(delivery, webhook, event))
+            claimed.append(Claimed(delivery, webhook, event, now + lease))
         if claimed:
             await self._conn.execute(
                 update(t.webhook_deliveries)
@@ -806,17 +806,34 @@ class SqlOutbox:
             )
         return claimed
 
-    async def save(self, deliveries: list[Delivery], webhooks: list[Webhook]) -> None:
-        d = t.webhook_deliveries.c
-        for delivery in deliveries:
+    async def save(self, results: list[tuple[Delivery, datetime]], health: list[Health]) -> set[UUID]:
+        """Record attempts and webhook health; returns the webhooks this actually disabled.
+
+        A delivery is written only while its lease is still the one this worker took (another worker may
+        have re-claimed it, or someone retried it by hand); a webhook only at the version it was claimed
+        at (an admin's change meanwhile wins). Webhooks are locked in (tenant, id) order, as events are.
+        """
+        d, w = t.webhook_deliveries.c, t.webhooks.c
+        for delivery, leased_until in results:
             await self._conn.execute(
-                update(t.webhook_deliveries).where(d.tenant_id == delivery.tenant_id, d.id == delivery.id)
+                update(t.webhook_deliveries)
+                .where(d.tenant_id == delivery.tenant_id, d.id == delivery.id, d.next_attempt_at == leased_until)
                 .values(m.delivery_values(delivery))
             )
-        for webhook in webhooks:
-            w = t.webhooks.c
-            await self._conn.execute(update(t.webhooks).where(w.tenant_id == webhook.tenant_id, w.id == webhook.id).values(m.webhook_values(webhook)))
-            await bump_webhooks_version(self._conn, webhook.tenant_id)
+        disabled: set[UUID] = set()
+        for change in sorted(health, key=lambda h: (h.tenant_id, h.webhook_id)):
+            values: dict[str, Any] = {"failing_since": change.failing_since}
+            if change.disable_reason is not None:
+                values.update(active=False, disabled_reason=change.disable_reason, version=w.version + 1)
+            written = await self._conn.execute(
+                update(t.webhooks)
+                .where(w.tenant_id == change.tenant_id, w.id == change.webhook_id, w.version == change.claimed_version)
+                .values(values)
+            )
+            if written.rowcount == 1 and change.disable_reason is not None:
+                await bump_webhooks_version(self._conn, change.tenant_id)
+                disabled.add(change.webhook_id)
+        return disabled
 
     async def add_events(self, events: list[Event]) -> None:
         if events:
