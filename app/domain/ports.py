@@ -56,6 +56,9 @@ class PersonRepository(Protocol):
     async def managers_above(self, person_id: UUID) -> list[UUID]:
         """The manager chain above a person, nearest first, in one query; stops at a cycle."""
         ...
+    async def lock_hierarchy(self) -> None:
+        """Hold off other changes of reporting lines in the tenant until this unit of work ends."""
+        ...
 
 
 class SkillRepository(Protocol):

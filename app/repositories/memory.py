@@ -120,6 +120,9 @@ class MemoryPeople(_Repo):
             members = [member for member in members if member.person.id > after]
         return Page.from_rows(members[: page.limit + 1], page, key=lambda member: str(member.person.id))
 
+    async def lock_hierarchy(self) -> None:
+        """One unit of work at a time commits here; nothing to lock."""
+
     async def managers_above(self, person_id: UUID) -> list[UUID]:
         chain: list[UUID] = []
         current = self.rows.get(person_id)

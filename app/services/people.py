@@ -31,6 +31,7 @@ class PersonFields:
 async def _check_manager(uow: UnitOfWork, person_id: UUID, manager_id: UUID | None) -> None:
     if manager_id is None:
         return
+    await uow.people.lock_hierarchy()
     manager = await uow.people.get(manager_id)
     if manager is None:
         raise invalid(("body", "manager_id"), f"No person with id {manager_id}.", "unknown_person", code="person.unknown_manager")

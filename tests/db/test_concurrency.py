@@ -31,3 +31,14 @@ async def test_racing_reviews_create_one_review_and_one_piece_of_evidence(api: A
     assert len((await api.get(url)).json()["items"]) == 1
     profile = (await api.get(f"/v1/people/{assignment['assignee_id']}/skills")).json()
     assert len(profile["skills"][0]["evidence"]) == 1
+
+
+async def test_concurrent_manager_changes_cannot_close_a_loop(api: Api) -> None:
+    """Found in review: A -> B and B -> A at once each passed the cycle check on its own."""
+    first, second = await api.person(), await api.person()
+    responses = await asyncio.gather(
+        api.patch(f"/v1/people/{first['id']}", {"manager_id": second["id"]}),
+        api.patch(f"/v1/people/{second['id']}", {"manager_id": first["id"]}),
+    )
+    assert sorted(r.status_code for r in responses) == [200, 422]
+    assert [r.json()["code"] for r in responses if r.status_code == 422] == ["person.manager_cycle"]

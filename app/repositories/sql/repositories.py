@@ -200,6 +200,12 @@ class SqlPeople(_TenantTable[Person]):
         members = [TeamMember(m.person_from_values(row._mapping), row.depth, row.open_assignments) for row in rows]
         return Page.from_rows(members, page, key=lambda member: str(member.person.id))
 
+    async def lock_hierarchy(self) -> None:
+        """Serialise changes of reporting lines within the tenant (its row, FOR UPDATE) until commit, so two
+        concurrent changes cannot each pass the cycle check and together close a loop. SQLite's single
+        writer already serialises them."""
+        await self._conn.execute(select(t.tenants.c.id).where(t.tenants.c.id == self._tenant_id).with_for_update())
+
     async def managers_above(self, person_id: UUID) -> list[UUID]:
         """One recursive query up the chain; depth-capped so a cycle in old data cannot loop."""
         chain = managers_cte(self._tenant_id, person_id)
