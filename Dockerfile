@@ -22,4 +22,4 @@ USER stint
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["stint", "serve"]
+CMD ["stint", "serve", "--with-worker"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -55,6 +56,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
 
     async def work(database: Database) -> None:
+        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -112,8 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         if await db.tenant_by_slug("demo") is not None:
             return None
         await tenants.create_tenant(db, SystemClock(), Uuid7Ids(), "demo", "Demo")
-        _, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
-        return secret
+        key, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
+        return f"{secret}\n\n    (key id {key.id}, for `stint keys revoke --tenant demo {key.id}`)"
 
     secret = _with_database(work)
     settings = get_settings()

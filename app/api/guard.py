@@ -77,7 +77,7 @@ async def _problem(send: Send, scope: Scope, status: int, code: str, detail: str
         "type": f"urn:stint:problem:{code}", "title": HTTPStatus(status).phrase, "status": status,
         "detail": detail, "instance": scope.get("path", ""), "code": code,
     }
-    payload = json.dumps(body).encode()
+    payload = json.dumps(body, separators=(",", ":")).encode()
     await send({
         "type": "http.response.start", "status": status,
         "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode())],

@@ -71,3 +71,12 @@ async def test_concurrent_writers_never_make_a_poller_miss_or_repeat_an_event(ap
     for assignment in offers:
         mine = [e["type"] for e in seen if e["subject"]["id"] == assignment["id"]]
         assert mine == ["assignment.accepted", "assignment.submitted"]
+
+
+async def test_the_feed_also_takes_cursor(api: Api) -> None:
+    """A newcomer used `cursor`, as the other lists call it, and got page one forever."""
+    await api.offered()
+    first = (await api.get("/v1/events", params={"limit": 1})).json()
+    second = (await api.get("/v1/events", params={"cursor": first["next_cursor"], "limit": 1})).json()
+    assert second["items"][0]["id"] != first["items"][0]["id"]
+    problem(await api.get("/v1/events", params={"cursor": first["next_cursor"], "after": second["next_cursor"]}), 400, "invalid_cursor")

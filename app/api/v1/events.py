@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import Ctx, decode_cursor, encode_cursor
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import EventFeed, EventOut
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_seq
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, cursor_seq
 from app.services import events
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -24,11 +24,15 @@ EventType = Annotated[str, Query(max_length=64, pattern=r"^(\*|[a-z_]+(\.[a-z_]+
             responses=problem_responses(400, 403, 422))
 async def list_events(
     ctx: Ctx, response: Response,
-    after: Annotated[str | None, Query(max_length=200, description="`next_cursor` from the previous call.")] = None,
+    after: Annotated[str, Query(max_length=200, description="`next_cursor` from the previous call.")] = None,  # type: ignore[assignment]
+    cursor: Annotated[str, Query(max_length=200, description="The same as `after`, as other lists call it.")] = None,  # type: ignore[assignment]
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     type_: Annotated[list[EventType] | None, Query(alias="type", description="Any of these types; `assignment.*` for a family.")] = None,
     subject_id: Annotated[UUID | None, Query()] = None,
 ) -> EventFeed:
-    position = cursor_seq(None if after is None else decode_cursor(after))
+    if after is not None and cursor is not None and after != cursor:
+        raise InvalidCursor()
+    given = after if after is not None else cursor
+    position = cursor_seq(None if given is None else decode_cursor(given))
     page = await events.feed(ctx, position, limit, tuple(type_ or ()), subject_id)
     return EventFeed(items=[EventOut.of(e) for e in page.events], next_cursor=encode_cursor(page.last_seq), has_more=page.has_more)
