@@ -110,22 +110,24 @@ def cmd_key_revoke(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     """Create the `demo` tenant and an admin key the first time; later runs print nothing new."""
 
-    async def work(db: Database) -> str | None:
+    async def work(db: Database) -> tuple[str, UUID] | None:
         if await db.tenant_by_slug("demo") is not None:
             return None
         await tenants.create_tenant(db, SystemClock(), Uuid7Ids(), "demo", "Demo")
         key, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
-        return f"{secret}\n\n    (key id {key.id}, for `stint keys revoke --tenant demo {key.id}`)"
+        return secret, key.id
 
-    secret = _with_database(work)
+    created = _with_database(work)
     settings = get_settings()
-    if secret is None:
+    if created is None:
         print("Tenant 'demo' already exists; its admin key was printed when it was created "
               "(make another with: stint keys create --tenant demo --name me --scopes admin).")
         return
     base = f"http://{settings.host}:{settings.port}"
+    secret, key_id = created
     print("Created tenant 'demo' with an admin API key (shown only this once):\n")
     print(f"    {secret}\n")
+    print(f"(Its id is {key_id}: `stint keys revoke --tenant demo {key_id}` revokes it.)\n")
     print("Try it:\n")
     print(f"    curl -s {base}/v1/people -H 'Authorization: Bearer {secret}'\n")
     print(f"Interactive docs: {base}/docs\n")
