@@ -14,6 +14,7 @@ from app import logs
 from app.api import errors
 from app.api.deps import KeyCache, Runtime
 from app.api.guard import RequestGuard
+from app.api.idempotency import Idempotency
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
 from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks, xapi
@@ -87,9 +88,18 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Idempotency)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)  # added last: it runs first
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Make a retry safe: the same key and body within 24 h replays the first answer "
+                   "(`Idempotent-Replayed: true`); the same key with another body is a 422; while the first runs, a 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -104,6 +114,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if method in ("post", "put", "patch"):  # the request guard answers these for any body
                 responses.setdefault("413", {"description": "Request body too large."})
                 responses.setdefault("415", {"description": "Request body is not JSON."})
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                responses.setdefault("400", {"description": "Malformed request (e.g. an Idempotency-Key that is not 1–255 printable characters)."})
+                responses.setdefault("409", {"description": "A request with this Idempotency-Key is still running."})
+                responses.setdefault("422", {"description": "Well-formed but invalid input."})
             for code, response in responses.items():
                 if code[0] in "45":
                     response["content"] = {PROBLEM_MEDIA_TYPE: problem}

@@ -89,7 +89,19 @@ async def get_context(
     credentials = key or token
     if credentials is None:
         raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
-    secret = credentials.credentials
+    actor = await authenticate(runtime, credentials.credentials)
+    if acting_for is not None:
+        if actor.type is not ActorType.API_KEY:
+            raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
+        person = await active_person(runtime.database.uow(actor.tenant_id), acting_for)
+        if person is None:
+            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
+        actor = acting_as(actor, person.id, person.is_admin)
+    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
+
+
+async def authenticate(runtime: Runtime, secret: str) -> Actor:
+    """The caller a bearer credential names: an integration key, or a person signed in with their IdP."""
     if secret.startswith(KEY_PREFIX):
         actor = await runtime.keys.actor(runtime.database, secret)
         if actor is None:
@@ -103,14 +115,7 @@ async def get_context(
         if person is None:
             raise Unauthenticated("The token names no active person in this tenant.", invalid_token=True)
         actor = person_actor(verified.idp.tenant_id, person.id, person.is_admin)
-    if acting_for is not None:
-        if actor.type is not ActorType.API_KEY:
-            raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
-        person = await active_person(runtime.database.uow(actor.tenant_id), acting_for)
-        if person is None:
-            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
-        actor = acting_as(actor, person.id, person.is_admin)
-    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
+    return actor
 
 
 Ctx = Annotated[Context, Depends(get_context)]

@@ -37,14 +37,14 @@ class RequestGuard:
         try:
             length = int(length_header) if length_header is not None else None
         except ValueError:
-            await _problem(send, scope, 400, "malformed_request", "Content-Length is not a number.")
+            await send_problem(send, scope, 400, "malformed_request", "Content-Length is not a number.")
             return
         has_body = chunked or (length is not None and length > 0)
         if has_body and not _is_json(headers.get("content-type", "")):
-            await _problem(send, scope, 415, "unsupported_media_type", "Send the request body as application/json.")
+            await send_problem(send, scope, 415, "unsupported_media_type", "Send the request body as application/json.")
             return
         if length is not None and length > self.max_body_bytes:
-            await _problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
+            await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
             return
 
         received = 0
@@ -69,10 +69,10 @@ class RequestGuard:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
-                await _problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
+                await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
 
 
-async def _problem(send: Send, scope: Scope, status: int, code: str, detail: str) -> None:
+async def send_problem(send: Send, scope: Scope, status: int, code: str, detail: str) -> None:
     body: dict[str, Any] = {
         "type": f"urn:stint:problem:{code}", "title": HTTPStatus(status).phrase, "status": status,
         "detail": detail, "instance": scope.get("path", ""), "code": code,

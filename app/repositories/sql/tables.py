@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Column, LargeBinary, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from app.repositories.sql.types import JSONType, Seconds, UTCDateTime
@@ -317,6 +317,21 @@ class WebhookDeliveryRow(SQLModel, table=True):
     payload: dict | None = _json(nullable=True)
 
 
+class IdempotencyKeyRow(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index(None, "expires_at"),)
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    caller: str = Field(primary_key=True, max_length=120)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    status: int | None = None
+    """The response's status; null while the first request is still running."""
+    headers: list[list[str]] = _json()
+    body: bytes = Field(default=b"", sa_type=LargeBinary)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
 class EventCounterRow(SQLModel, table=True):
     """Per tenant: the last event seq handed out. Updating it locks it until commit, so seqs follow commit order."""
 
@@ -356,5 +371,6 @@ evidence = EvidenceRow.__table__
 extensions = ExtensionRow.__table__
 events = EventRow.__table__
 event_counters = EventCounterRow.__table__
+idempotency_keys = IdempotencyKeyRow.__table__
 webhooks = WebhookRow.__table__
 webhook_deliveries = WebhookDeliveryRow.__table__
