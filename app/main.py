@@ -15,6 +15,12 @@ from app.api import errors
 from app.api.deps import KeyCache, Runtime
 from app.api.guard import RequestGuard
 from app.api.idempotency import Idempotency
+from app.api.observability import Metrics, RequestContext, refresh_gauges
+from app.api.problems import problem_responses
+from app.domain.errors import StorageUnavailable
+from app.repositories.sql.migrations import current_revision, head_revision
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
 from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks, xapi
@@ -41,7 +47,7 @@ TAGS = [
     {"name": "xapi", "description": "The lifecycle as xAPI 1.0.3 statements, for learning record stores."},
     {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},
     {"name": "tenant", "description": "The tenant's settings."},
-    {"name": "operations", "description": "Health checks."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
 
@@ -80,6 +86,7 @@ def create_app(
     app = FastAPI(title="Stint", version="1.0.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.settings = settings
+    metrics = Metrics()
     errors.install(app)
     for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router):
         app.include_router(router)
@@ -88,8 +95,28 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    head = head_revision()
+
+    @app.get("/readyz", tags=["operations"], operation_id="readyz", summary="The database is reachable and migrated",
+             responses=problem_responses(503))
+    async def readyz() -> dict[str, str]:
+        try:
+            current = await current_revision(runtime.database.engine)
+        except Exception as exc:  # any failure to reach the database means not ready
+            raise StorageUnavailable() from exc
+        if current != head:
+            raise StorageUnavailable(f"The schema is at {current}, not {head}: run `stint migrate`.")
+        return {"status": "ready", "schema": head or ""}
+
+    @app.get("/metrics", tags=["operations"], operation_id="metrics", summary="Prometheus metrics",
+             response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics_endpoint() -> PlainTextResponse:
+        await refresh_gauges(metrics, runtime.database, runtime.clock.now())
+        return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type=CONTENT_TYPE_LATEST)
+
     app.add_middleware(Idempotency)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)  # added last: it runs first
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)  # added last: it runs first, so every answer has its id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -77,8 +77,8 @@ class StorageUnavailable(DomainError):
     code = "database_unavailable"
     title = "Service unavailable"
 
-    def __init__(self) -> None:
-        super().__init__("The database is unreachable; retry shortly.")
+    def __init__(self, detail: str = "The database is unreachable; retry shortly.") -> None:
+        super().__init__(detail)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ def _a(o: Objects, suffix: str = "") -> str:
 MATRIX: dict[str, Row] = {
     #                                                                          assignee reviewer manager colleague admin no-scope other-tenant
     "healthz": Row(lambda o: ("GET", "/healthz", None), (200, 200, 200, 200, 200, 200, 200)),
+    "readyz": Row(lambda o: ("GET", "/readyz", None), (200, 200, 200, 200, 200, 200, 200)),
+    "metrics": Row(lambda o: ("GET", "/metrics", None), (200, 200, 200, 200, 200, 200, 200)),
     "create_person": Row(lambda o: ("POST", "/v1/people", {"external_id": uuid4().hex, "display_name": "N"}), (403, 403, 403, 403, 201, 403, 201)),
     "list_people": Row(lambda o: ("GET", "/v1/people", None), (200, 200, 200, 200, 200, 403, 200)),
     "get_person": Row(lambda o: ("GET", f"/v1/people/{o.person('assignee')['id']}", None), (200, 404, 200, 404, 200, 403, 404)),

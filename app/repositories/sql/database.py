@@ -7,7 +7,9 @@ from typing import Any, Self
 from uuid import UUID
 
 from pydantic_core import to_json
-from sqlalchemy import event, select, tuple_, update
+from dataclasses import dataclass
+
+from sqlalchemy import event, func, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -150,6 +152,13 @@ class SqlOutboxUnitOfWork(SqlUnitOfWork):
         return self
 
 
+@dataclass(frozen=True)
+class OperationsStats:
+    pending_deliveries: int
+    failed_deliveries: int
+    sweeper_lag_seconds: float
+
+
 class Database:
     """The storage adapter as the app sees it: unit-of-work factories and the tenant directory."""
 
@@ -285,3 +294,13 @@ class Database:
             table.delete().where(tuple_(table.c.tenant_id, table.c.caller, table.c.key).in_([tuple(k) for k in keys])), write=True
         )
         return len(keys)
+
+    async def operations_stats(self, now: datetime) -> OperationsStats:
+        d, a = t.webhook_deliveries.c, t.assignments.c
+        async with self.engine.connect() as conn:
+            pending = (await conn.execute(select(func.count()).where(d.status == "pending"))).scalar() or 0
+            failed = (await conn.execute(select(func.count()).where(d.status == "failed"))).scalar() or 0
+            oldest = (await conn.execute(
+                select(func.min(a.next_deadline_at)).where(a.next_deadline_at.is_not(None), a.next_deadline_at <= now)
+            )).scalar()
+        return OperationsStats(pending, failed, 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()))
