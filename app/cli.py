@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = get_settings()
     uvicorn.run(
         "app.main:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-        log_level=settings.log_level, proxy_headers=True,
+        log_level=settings.log_level, proxy_headers=True, timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
 
 

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     """Where callers reach this service; also the xAPI account homePage when no LRS names one."""
     max_body_bytes: int = 1024 * 1024
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+    """On SIGTERM: stop accepting, let requests in flight finish for up to this long, then exit."""
     log_level: str = "info"
     api_key_cache_seconds: float = Field(default=10.0, ge=0)
     """How long a process trusts an API-key lookup: a revoked key stops working within this."""

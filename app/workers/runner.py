@@ -19,7 +19,10 @@ log = logging.getLogger("stint.worker")
 
 
 async def run_sweeper(database: Database, clock: Clock, ids: IdGenerator, *, batch_size: int, interval: float, stop: asyncio.Event) -> None:
-    """Tick, then wait `interval` seconds (or until `stop` is set). A failed tick is logged and retried next time."""
+    """Tick, then wait `interval` seconds (or until `stop` is set). A failed tick is logged and retried next time.
+
+    `stop` is only looked at between ticks: a tick under way finishes its batches (each its own transaction).
+    """
     while not stop.is_set():
         started = time.perf_counter()
         try:
