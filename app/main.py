@@ -15,6 +15,7 @@ from app.api import errors
 from app.api.deps import KeyCache, Runtime
 from app.api.guard import RequestGuard
 from app.api.idempotency import Idempotency
+from app.api.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from app.api.observability import Metrics, RequestContext, refresh_gauges
 from app.api.problems import problem_responses
 from app.domain.errors import StorageUnavailable
@@ -66,7 +67,10 @@ def create_app(
     clock = clock or SystemClock()
     http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
-    runtime = Runtime(database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks), KeyCache(settings.api_key_cache_seconds))
+    limits = _buckets(settings)
+    runtime = Runtime(
+        database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks), KeyCache(settings.api_key_cache_seconds), limits,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +84,8 @@ def create_app(
         if worker is not None:
             await worker
         await http.aclose()
+        if isinstance(limits, RedisBuckets):
+            await limits.close()
         if owns_database:
             await runtime.database.dispose()
 
@@ -121,6 +127,14 @@ def create_app(
     return app
 
 
+def _buckets(settings: Settings) -> Buckets | None:
+    if settings.rate_limit_per_second <= 0:
+        return None
+    if settings.redis_url:
+        return RedisBuckets(settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst)
+    return MemoryBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Make a retry safe: the same key and body within 24 h replays the first answer "
@@ -146,6 +160,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("400", {"description": "Malformed request (e.g. an Idempotency-Key that is not 1–255 printable characters)."})
                 responses.setdefault("409", {"description": "A request with this Idempotency-Key is still running."})
                 responses.setdefault("422", {"description": "Well-formed but invalid input."})
+            if "security" in operation:
+                responses.setdefault("429", {"description": "Too many requests from this caller; see Retry-After."})
             for code, response in responses.items():
                 if code[0] in "45":
                     response["content"] = {PROBLEM_MEDIA_TYPE: problem}

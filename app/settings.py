@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     """Where callers reach this service; also the xAPI account homePage when no LRS names one."""
     max_body_bytes: int = 1024 * 1024
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    """Requests per second each API key or person may sustain; 0 turns limits off."""
+    rate_limit_burst: int = Field(default=100, ge=1)
+    redis_url: str | None = None
+    """With it, every process shares one bucket per caller; without, each process keeps its own."""
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
     """On SIGTERM: stop accepting, let requests in flight finish for up to this long, then exit."""
     log_level: str = "info"

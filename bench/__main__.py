@@ -98,7 +98,8 @@ class Bench:
         inbox = f"/v1/assignments?state=submitted&reviewer_id={world.hot_reviewer}&limit=50"
         servers: dict[str, Server] = {}
         try:
-            servers["project"] = Server("project", "app.main:create_app", {"STINT_DATABASE_URL": seed.URL, "STINT_LOG_LEVEL": "warning"}, factory=True)
+            env = {"STINT_DATABASE_URL": seed.URL, "STINT_LOG_LEVEL": "warning", "STINT_RATE_LIMIT_PER_SECOND": "0"}  # load, not a caller
+            servers["project"] = Server("project", "app.main:create_app", env, factory=True)
             servers["baseline"] = Server("baseline", "bench.baseline:app", {"BENCH_DSN": seed.DSN, "BENCH_TENANT": str(world.tenant_id)})
             print(", ".join(f"{app} pid {server.process.pid} at {server.url}" for app, server in servers.items()) + f"; load by {loadgen.tool()}", flush=True)
             small = f"list_at_{first}" if self.wanted("scale") and scale.assignments > first else None

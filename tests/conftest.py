@@ -73,7 +73,8 @@ class make_api:  # noqa: N801  (used as `async with make_api(...)`)
 
     async def __aenter__(self) -> Api:
         _, secret = await tenants.create_key(self.database, SystemClock(), Uuid7Ids(), self.slug, "test", self.scopes)
-        app = create_app(Settings(database_url="unused://"), database=self.database, clock=self.clock)
+        settings = Settings(database_url="unused://", rate_limit_per_second=0)  # limits have tests of their own
+        app = create_app(settings, database=self.database, clock=self.clock)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://stint.test",
             headers={"Authorization": f"Bearer {secret}"},

@@ -353,7 +353,7 @@ def target(engine_url: str, admin_tenant: str) -> Target:
     # Its own engine on the same SQLite file: Schemathesis runs ASGI apps on an event loop of its own,
     # which must not share pooled connections with the test session's loop.
     database = Database(make_engine(engine_url, poolclass=NullPool))
-    app = create_app(Settings(database_url="unused://"), database=database, clock=FakeClock())
+    app = create_app(Settings(database_url="unused://", rate_limit_per_second=0), database=database, clock=FakeClock())
     return Target(AsServed(app), admin_tenant, raw=app)
 
 

@@ -14,7 +14,8 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.api.errors import Unauthenticated
+from app.api.errors import RateLimited, Unauthenticated
+from app.api.ratelimit import Buckets
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.sql.database import Database
@@ -61,6 +62,8 @@ class Runtime:
     ids: IdGenerator
     tokens: TokenVerifier
     keys: KeyCache
+    limits: Buckets | None
+    """Per-caller rate limits; None when turned off."""
 
 
 _api_key = HTTPBearer(
@@ -78,6 +81,7 @@ _person_token = HTTPBearer(
 
 async def get_context(
     request: Request,
+    response: Response,
     key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
     token: Annotated[HTTPAuthorizationCredentials | None, Depends(_person_token)],
     acting_for: Annotated[
@@ -90,6 +94,11 @@ async def get_context(
     if credentials is None:
         raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
     actor = await authenticate(runtime, credentials.credentials)
+    if runtime.limits is not None:
+        decision = await runtime.limits.take(f"{actor.tenant_id}:{actor.type.value}:{actor.id}")
+        if not decision.allowed:
+            raise RateLimited(decision.headers())
+        response.headers.update(decision.headers())
     if acting_for is not None:
         if actor.type is not ActorType.API_KEY:
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")

@@ -37,6 +37,19 @@ class Unauthenticated(Exception):
         self.invalid_token = invalid_token
 
 
+class RateLimited(Exception):
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    return problem_response(
+        429, "rate_limited", "Too Many Requests",
+        f"Too many requests from this caller; retry after {exc.headers.get('Retry-After', '1')} s.",
+        request.url.path, headers=exc.headers,
+    )
+
+
 def _status_of(exc: domain.DomainError) -> int:
     for cls, status in _STATUS:
         if isinstance(exc, cls):
@@ -99,4 +112,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthenticated, _unauthenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

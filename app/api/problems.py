@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Request body is not JSON.",
     422: "Well-formed but invalid input.",
+    429: "Too many requests from this caller; see Retry-After.",
     503: "The database is unreachable; retry.",
 }
 

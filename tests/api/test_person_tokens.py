@@ -154,7 +154,7 @@ async def test_a_jwks_url_is_fetched_cached_and_refreshed_for_a_new_kid(database
     issuer = await configure(database, slug, jwks_url="https://login.example.com/.well-known/jwks.json")
     clock = FakeClock()
     app = create_app(
-        Settings(database_url="unused://", jwks_min_refresh_seconds=0), database=database, clock=clock,
+        Settings(database_url="unused://", jwks_min_refresh_seconds=0, rate_limit_per_second=0), database=database, clock=clock,
         http=httpx.AsyncClient(transport=httpx.MockTransport(stub)),
     )
     async with make_api(database, slug, clock=clock) as admin:
