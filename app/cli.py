@@ -29,7 +29,7 @@ from app.workers.sender import HttpSender, delivery_limits
 def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
     async def run() -> Any:
         settings = get_settings()
-        database = Database.from_url(settings.database_url, settings.reminder_policy())
+        database = Database.from_url(settings.database_url, settings.reminder_policy(), **settings.engine_options())
         try:
             return await work(database)
         finally:

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     delivery_interval_seconds: float = Field(default=1.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a request waits on PostgreSQL before it answers 503 database_unavailable."""
+
+    def engine_options(self) -> dict[str, float]:
+        return {"connect_timeout": self.db_connect_timeout_seconds, "statement_timeout": self.db_statement_timeout_seconds}
+
     def reminder_policy(self) -> ReminderPolicy:
         return ReminderPolicy(self.due_soon_share, self.due_soon_min_lead, self.offer_expiring_lead)
 

@@ -31,13 +31,21 @@ def _json_serializer(value: Any) -> str:
     return to_json(value).decode()
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
+    """`connect_timeout` and `statement_timeout` (seconds) bound how long a request waits on PostgreSQL
+    before it answers 503, so an outage is reported quickly instead of piling requests up."""
     kwargs.setdefault("json_serializer", _json_serializer)
     kwargs.setdefault("hide_parameters", True)  # errors are logged; their parameters may hold secrets
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
+    connect_args = {
+        "timeout": connect_timeout,
+        "command_timeout": statement_timeout,
+        "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+    }
+    kwargs["connect_args"] = connect_args | kwargs.get("connect_args", {})
     options = {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800} | kwargs
     return create_async_engine(url, **options)
 
@@ -167,8 +175,8 @@ class Database:
         self.policy = policy or ReminderPolicy()
 
     @classmethod
-    def from_url(cls, url: str, policy: ReminderPolicy | None = None) -> "Database":
-        return cls(make_engine(url), policy)
+    def from_url(cls, url: str, policy: ReminderPolicy | None = None, **engine_options: Any) -> "Database":
+        return cls(make_engine(url, **engine_options), policy)
 
     def uow(self, tenant_id: UUID, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id, self.policy, readonly)
