@@ -60,3 +60,36 @@ if POSTGRES_URL:  # cutting live connections needs a server to cut them on
         else:  # the cut transaction rolled back whole: no state without its event, no event without its state
             assert (state, events) == ("offered", ["assignment.offered"])
         assert (await api.get("/readyz")).status_code == 200
+
+
+async def test_a_client_that_disconnects_mid_request_leaves_nothing_written(api: Api) -> None:
+    """The body never fully arrives: the request is abandoned before any unit of work begins."""
+    import asyncio
+
+    app = api.client._transport.app  # type: ignore[attr-defined]  # the app behind the test client
+    body = b'{"external_id": "gone-1", "display_name": "Half"}'
+    messages = [{"type": "http.request", "body": body[:10], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/people", "raw_path": b"/v1/people", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"stint.test"), (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"authorization", api.client.headers["authorization"].encode())],
+        "client": ("127.0.0.1", 1), "server": ("stint.test", 80),
+    }
+    try:
+        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    except Exception:  # however the server gives up on a vanished client, nothing may be written
+        pass
+    people = (await api.get("/v1/people", params={"limit": 200})).json()["items"]
+    assert "gone-1" not in [p["external_id"] for p in people]
+    events = (await api.get("/v1/events", params={"type": "person.created", "limit": 200})).json()["items"]
+    assert "gone-1" not in [e["data"].get("external_id") for e in events]
