@@ -114,6 +114,22 @@ class PinnedBriefOut(BaseModel):
     late_grace: Duration
 
 
+_PINNED_OUT: dict[int, tuple[Any, PinnedBriefOut]] = {}
+
+
+def _pinned_out(brief: Any) -> PinnedBriefOut:
+    """The pinned brief's representation, built once per brief-version object (assignments share them,
+    see repositories.PinnedBriefs), instead of once per assignment in every list."""
+    hit = _PINNED_OUT.get(id(brief))
+    if hit is not None and hit[0] is brief:
+        return hit[1]
+    if len(_PINNED_OUT) >= 4096:
+        _PINNED_OUT.clear()
+    out = PinnedBriefOut.model_validate(brief, from_attributes=True)
+    _PINNED_OUT[id(brief)] = (brief, out)
+    return out
+
+
 class AssignmentOut(Resource):
     state: State = Field(description="The effective state: deadlines that passed count even before the sweeper runs.")
     allowed_actions: list[Action] = Field(description="What this caller may do now.")
@@ -148,7 +164,7 @@ class AssignmentOut(Resource):
             id=a.id, version=a.version, created_at=a.created_at, updated_at=a.updated_at,
             state=a.effective_state(now), allowed_actions=view.allowed_actions(now, actor),
             brief_id=a.brief_id, brief_version=a.brief_version,
-            brief=PinnedBriefOut.model_validate(a.brief, from_attributes=True),
+            brief=_pinned_out(a.brief),
             skill_id=a.skill_id, assignee_id=a.assignee_id, reviewer_id=a.reviewer_id,
             offered_by=ActorOut.of(a.offered_by), context_note=a.context_note, external_ref=a.external_ref,
             attempt=a.attempt, max_attempts=a.max_attempts, offer_expires_at=a.offer_expires_at,
