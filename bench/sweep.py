@@ -17,7 +17,6 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 import asyncpg
 

@@ -118,11 +118,16 @@ async def update(ctx: Context, webhook_id: UUID, changes: dict[str, Any], allow_
             setattr(webhook, name, value)
         if changes.get("active"):  # re-enabled by hand: start counting failures afresh
             webhook.disabled_reason, webhook.failing_since = None, None
-        webhook.version += 1
-        webhook.updated_at = ctx.clock.now()
-        await uow.webhooks.update(webhook, expected)
-        await uow.commit()
+        await _save(ctx, uow, webhook, expected)
     return webhook
+
+
+async def _save(ctx: Context, uow: Any, webhook: Webhook, expected: int) -> None:
+    """A changed webhook: next version, compare-and-set, commit."""
+    webhook.version += 1
+    webhook.updated_at = ctx.clock.now()
+    await uow.webhooks.update(webhook, expected)
+    await uow.commit()
 
 
 async def delete(ctx: Context, webhook_id: UUID) -> None:
@@ -140,10 +145,7 @@ async def rotate_secret(ctx: Context, webhook_id: UUID) -> Webhook:
         webhook = await _standard(uow, webhook_id)
         expected = webhook.version
         webhook.rotate(ctx.clock.now())
-        webhook.version += 1
-        webhook.updated_at = ctx.clock.now()
-        await uow.webhooks.update(webhook, expected)
-        await uow.commit()
+        await _save(ctx, uow, webhook, expected)
     return webhook
 
 
