@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
 
 from app import logs
 from app.api import errors
@@ -18,13 +19,14 @@ from app.api.idempotency import Idempotency
 from app.api.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from app.api.observability import Metrics, RequestContext, refresh_gauges
 from app.api.problems import problem_responses
+from app.api.schemas.batch import BATCH_ITEM_MODELS
 from app.domain.errors import StorageUnavailable
 from app.repositories.sql.migrations import current_revision, head_revision
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
-from app.api.v1 import assignments, catalog, events, me, people, tenant, webhooks, xapi
+from app.api.v1 import assignments, batches, catalog, events, me, people, tenant, webhooks, xapi
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
@@ -94,7 +96,7 @@ def create_app(
     app.state.settings = settings
     metrics = Metrics()
     errors.install(app)
-    for router in (people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router):
+    for router in (batches.router, people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")
@@ -168,6 +170,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     if code == "422":
                         response["description"] = "Well-formed but invalid input."
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _, batch_items = models_json_schema([(model, "validation") for model in BATCH_ITEM_MODELS], ref_template="#/components/schemas/{model}")
+    for name, item_schema in batch_items.get("$defs", {}).items():
+        components.setdefault(name, item_schema)  # the items of batch bodies, validated one by one
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     app.openapi_schema = schema

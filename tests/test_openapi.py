@@ -20,6 +20,7 @@ EXPECTED_OPERATIONS = {
     "create_webhook", "list_webhooks", "get_webhook", "update_webhook", "delete_webhook", "rotate_webhook_secret",
     "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery", "set_lrs", "get_lrs", "delete_lrs",
     "list_xapi_statements", "readyz", "metrics",
+    "batch_upsert_people", "batch_upsert_skills", "batch_upsert_briefs", "batch_offer_assignments",
 }
 
 

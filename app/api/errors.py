@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.problems import problem_response
+from app.api.problems import PROBLEM_MEDIA_TYPE, problem_body, problem_response
 from app.domain import errors as domain
+from app.domain.batch import TooManyItems
 from app.domain.pagination import InvalidCursor
 
 log = logging.getLogger("stint.api")
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.InvalidInput, 422),
     (domain.StorageUnavailable, 503),
     (InvalidCursor, 400),
+    (TooManyItems, 413),
 ]
 
 
@@ -57,29 +59,44 @@ def _status_of(exc: domain.DomainError) -> int:
     return 422
 
 
-async def _domain_error(request: Request, exc: domain.DomainError) -> JSONResponse:
-    status = _status_of(exc)
+def _extra(exc: domain.DomainError) -> dict[str, Any]:
     extra: dict[str, Any] = dict(exc.extra)
     if isinstance(exc, domain.InvalidInput):
         extra["errors"] = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
+    return extra
+
+
+async def _domain_error(request: Request, exc: domain.DomainError) -> JSONResponse:
+    status = _status_of(exc)
     headers = {"Retry-After": "1"} if status == 503 else None
-    return problem_response(status, exc.code, exc.title, exc.detail, request.url.path, headers=headers, **extra)
+    return problem_response(status, exc.code, exc.title, exc.detail, request.url.path, headers=headers, **_extra(exc))
+
+
+def domain_problem(exc: domain.DomainError, instance: str) -> dict[str, Any]:
+    """The problem details of a domain error, as a dict: for one item of a batch or a row of an import."""
+    return problem_body(_status_of(exc), exc.code, exc.title, exc.detail, instance, **_extra(exc))
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
 
+def validation_problem(raw: list[Any], instance: str) -> dict[str, Any]:
+    """The 422 problem details of pydantic's errors (a request's, or one batch item's)."""
+    errors = [{"loc": _clean_loc(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in raw]
+    first = errors[0] if errors else None
+    detail = f"{'.'.join(str(p) for p in first['loc']) or 'item'}: {first['msg']}" if first else "Invalid input."
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem_body(422, "validation_failed", "Invalid input", detail, instance, errors=errors)
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     raw = exc.errors()
     if any(error.get("type") == "json_invalid" for error in raw):
         return problem_response(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.", request.url.path)
-    errors = [{"loc": _clean_loc(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in raw]
-    first = errors[0]
-    detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if errors else "Invalid request."
-    if len(errors) > 1:
-        detail += f" (and {len(errors) - 1} more)"
-    return problem_response(422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors)
+    body = validation_problem(list(raw), request.url.path)
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

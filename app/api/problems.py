@@ -35,7 +35,7 @@ _DESCRIPTIONS = {
     404: "Not found, or not visible to the caller.",
     409: "Conflict with the resource's current state.",
     412: "If-Match does not match the current version.",
-    413: "Request body too large.",
+    413: "Request body too large (or a batch of more than 1,000 items).",
     415: "Request body is not JSON.",
     422: "Well-formed but invalid input.",
     429: "Too many requests from this caller; see Retry-After.",
@@ -54,6 +54,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def problem_response(
     status: int, code: str, title: str, detail: str, instance: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
+    body = problem_body(status, code, title, detail, instance, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def problem_body(status: int, code: str, title: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"urn:stint:problem:{code}",
         "title": title,
@@ -63,4 +68,4 @@ def problem_response(
         "code": code,
     }
     body.update({key: value for key, value in extra.items() if value is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return body

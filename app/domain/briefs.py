@@ -181,6 +181,8 @@ class Brief:
     version: int
     created_at: datetime
     updated_at: datetime
+    key: str | None = None
+    """The caller's stable key for the brief (unique in the tenant), for upserts from a library or a file."""
 
     def edit(self, content: BriefContent) -> None:
         """A draft changes in place; editing the published revision starts a new draft revision."""

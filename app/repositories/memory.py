@@ -71,6 +71,27 @@ class _Repo:
     def _find(self, **match: Any) -> Any:
         return next((copy.deepcopy(row) for row in self.rows.values() if all(getattr(row, k) == v for k, v in match.items())), None)
 
+    def _by(self, field_name: str, values: list[Any]) -> dict[Any, Any]:
+        wanted = set(values)
+        return {getattr(row, field_name): copy.deepcopy(row) for row in self.rows.values() if getattr(row, field_name) in wanted}
+
+    async def get_many(self, ids: list[UUID]) -> dict[UUID, Any]:
+        return {i: copy.deepcopy(self.rows[i]) for i in ids if i in self.rows}
+
+    async def add_many(self, items: list[Any]) -> None:
+        for item in items:
+            await self.add(item)
+
+    async def update_many(self, items: list[Any]) -> None:
+        """Writes back items read in this unit of work: compare-and-set on the version they were read at."""
+        for item in items:
+            stored = self.rows.get(item.id)
+            if stored is None:
+                raise ConcurrentUpdate(self.kind)
+            self.expected.setdefault(item.id, stored.version)
+            self.rows[item.id] = copy.deepcopy(item)
+            self.written.add(item.id)
+
 
 class MemoryPeople(_Repo):
     async def add(self, person: Person) -> None:
@@ -80,6 +101,21 @@ class MemoryPeople(_Repo):
 
     async def get_by_external_id(self, external_id: str) -> Person | None:
         return self._find(external_id=external_id)
+
+    async def by_external_ids(self, external_ids: list[str], *, lock: bool = False) -> dict[str, Person]:
+        return self._by("external_id", external_ids)
+
+    async def manager_edges(self, person_ids: list[UUID]) -> dict[UUID, UUID | None]:
+        edges: dict[UUID, UUID | None] = {}
+        frontier = [i for i in person_ids if i in self.rows]
+        while frontier:
+            current = frontier.pop()
+            if current in edges:
+                continue
+            edges[current] = self.rows[current].manager_id
+            if edges[current] is not None and edges[current] in self.rows:
+                frontier.append(edges[current])
+        return edges
 
     async def get_by_email(self, email: str) -> list[Person]:
         return [copy.deepcopy(p) for p in self.rows.values() if p.email and p.email.lower() == email.lower()][:2]
@@ -138,14 +174,22 @@ class MemorySkills(_Repo):
             raise Conflict("A skill with this key already exists.", code="skill.key_taken")
         await super().add(skill)
 
-    async def get_many(self, skill_ids: list[UUID]) -> dict[UUID, Skill]:
-        return {i: copy.deepcopy(self.rows[i]) for i in skill_ids if i in self.rows}
+    async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Skill]:
+        return self._by("key", keys)
 
     async def list(self, page: PageRequest) -> Page[Skill]:
         return _page(list(self.rows.values()), page)
 
 
 class MemoryBriefs(_Repo):
+    async def add(self, brief: Brief) -> None:
+        if brief.key is not None and self._find(key=brief.key):
+            raise Conflict("A brief with this key already exists.", code="brief.key_taken")
+        await super().add(brief)
+
+    async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Brief]:
+        return self._by("key", keys)
+
     async def list(self, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
         rows = [b for b in self.rows.values() if (not statuses or b.status in statuses) and (not skill_ids or b.content.skill_id in skill_ids)]
         return _page(rows, page)
@@ -159,6 +203,9 @@ class MemoryAssignments(_Repo):
 
     async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
         return self._find(external_ref=external_ref)
+
+    async def by_external_refs(self, external_refs: list[str]) -> dict[str, Assignment]:
+        return self._by("external_ref", external_refs)
 
     async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
         below = set(self.people._below(visible_to)) if visible_to is not None else set()

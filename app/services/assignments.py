@@ -11,10 +11,11 @@ from app.domain import access
 from app.domain.access import Standing
 from app.domain.actors import Actor, Scope
 from app.domain.assignment import ACTION_SCOPE, Action, Assignment, DomainEvent, State
-from app.domain.briefs import MAX_OFFER_TTL, CriterionScore
-from app.domain.errors import Conflict, PermissionDenied, invalid
+from app.domain.briefs import MAX_OFFER_TTL, Brief, BriefContent, CriterionScore
+from app.domain.errors import Conflict, DomainError, PermissionDenied, invalid
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest
+from app.domain.people import Person
 from app.domain.ports import AssignmentFilter, UnitOfWork
 from app.domain.work import Extension, Outcome, Review, Submission, SubmissionContent
 from app.services import people
@@ -47,45 +48,73 @@ async def offer(ctx: Context, request: Offer) -> AssignmentView:
     now = ctx.clock.now()
     async with ctx.uow() as uow:
         brief = await uow.briefs.get(request.brief_id)
-        if brief is None or not access.can_see_brief(ctx.actor, brief):
-            raise invalid(("body", "brief_id"), f"No brief with id {request.brief_id}.", "unknown_brief", code="assignment.unknown_brief")
-        content = brief.offerable()
-        assignee = await uow.people.get(request.assignee_id)
-        if assignee is None or not assignee.active:
-            raise invalid(("body", "assignee_id"), f"No active person with id {request.assignee_id}.", "unknown_person", code="assignment.unknown_assignee")
+        content = offerable_content(ctx, brief, request.brief_id)
+        assignee = require_assignee(await uow.people.get(request.assignee_id), request.assignee_id)
         managers = await uow.people.managers_above(assignee.id) if ctx.actor.person_id is not None else []
         if not access.can_offer_to(ctx.actor, managers):
-            if not await people.is_visible(ctx, uow, assignee.id):
-                raise invalid(("body", "assignee_id"), f"No active person with id {request.assignee_id}.", "unknown_person", code="assignment.unknown_assignee")
-            raise PermissionDenied("A person can offer work only to people below them in the manager chain.", code="forbidden.not_manager")
+            raise refused_offer(await people.is_visible(ctx, uow, assignee.id), request.assignee_id)
         reviewer_id = request.reviewer_id or assignee.manager_id
-        if reviewer_id is None:
-            raise invalid(("body", "reviewer_id"), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
-        if reviewer_id == assignee.id:
-            raise invalid(("body", "reviewer_id"), "The assignee cannot review their own work.", "value_error", code="assignment.self_review")
-        reviewer = await uow.people.get(reviewer_id)
-        if reviewer is None or not reviewer.active:
-            if request.reviewer_id is None:
-                raise invalid(("body", "reviewer_id"), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
-            raise invalid(("body", "reviewer_id"), f"No active person with id {reviewer_id}.", "unknown_person", code="assignment.unknown_reviewer")
-        expires_at = request.offer_expires_at or now + content.offer_ttl
-        if not now < expires_at <= now + MAX_OFFER_TTL:
-            raise invalid(
-                ("body", "offer_expires_at"), "offer_expires_at must be in the future and at most 90 days away.",
-                "value_error", code="assignment.invalid_offer_expiry",
-            )
+        reviewer = None if reviewer_id is None or reviewer_id == assignee.id else await uow.people.get(reviewer_id)
+        check_reviewer(assignee, request.reviewer_id, reviewer_id, reviewer)
         if request.external_ref is not None:
             await _ensure_external_ref_free(uow, request.external_ref)
-        assignment = Assignment(
-            id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, brief_id=brief.id,
-            brief_version=brief.published_revision or 0, brief=content, assignee_id=assignee.id,
-            reviewer_id=reviewer_id, offered_by=ctx.actor.ref, state=State.OFFERED, offer_expires_at=expires_at,
-            created_at=now, updated_at=now, context_note=request.context_note, external_ref=request.external_ref,
-        )
+        assignment = new_offer(ctx, now, request, brief, content, assignee, reviewer.id)  # type: ignore[union-attr]
         await uow.assignments.add(assignment)
         await record(ctx, uow, "assignment.offered", assignment)
         await uow.commit()
     return AssignmentView(assignment, access.standing(ctx.actor, assignment, managers))
+
+
+# The checks of an offer, on what has been loaded for it: shared by one offer and a batch of them.
+def offerable_content(ctx: Context, brief: Brief | None, brief_ref: object) -> BriefContent:
+    if brief is None or not access.can_see_brief(ctx.actor, brief):
+        raise invalid(("body", "brief_id"), f"No brief with id {brief_ref}.", "unknown_brief", code="assignment.unknown_brief")
+    return brief.offerable()
+
+
+def require_assignee(assignee: Person | None, assignee_ref: object, field: str = "assignee_id") -> Person:
+    if assignee is None or not assignee.active:
+        raise invalid(("body", field), f"No active person with id {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+    return assignee
+
+
+def refused_offer(visible: bool, assignee_ref: object, field: str = "assignee_id") -> DomainError:
+    """A person offering to someone not below them: invisible people stay unknown, visible ones are a 403."""
+    if not visible:
+        return invalid(("body", field), f"No active person with id {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+    return PermissionDenied("A person can offer work only to people below them in the manager chain.", code="forbidden.not_manager")
+
+
+def check_reviewer(
+    assignee: Person, reviewer_ref: object | None, reviewer_id: UUID | None, reviewer: Person | None, field: str = "reviewer_id",
+) -> None:
+    """`reviewer_ref`: the reviewer as the request named them (None: the assignee's manager); `reviewer_id`
+    the person that resolved to (None if nobody); `reviewer` that person, loaded."""
+    if reviewer_ref is None and reviewer_id is None:
+        raise invalid(("body", field), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
+    if reviewer_id is not None and reviewer_id == assignee.id:
+        raise invalid(("body", field), "The assignee cannot review their own work.", "value_error", code="assignment.self_review")
+    if reviewer is None or not reviewer.active:
+        if reviewer_ref is None:
+            raise invalid(("body", field), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
+        raise invalid(("body", field), f"No active person with id {reviewer_ref}.", "unknown_person", code="assignment.unknown_reviewer")
+
+
+def new_offer(
+    ctx: Context, now: datetime, request: Offer, brief: Brief, content: BriefContent, assignee: Person, reviewer_id: UUID,
+) -> Assignment:
+    expires_at = request.offer_expires_at or now + content.offer_ttl
+    if not now < expires_at <= now + MAX_OFFER_TTL:
+        raise invalid(
+            ("body", "offer_expires_at"), "offer_expires_at must be in the future and at most 90 days away.",
+            "value_error", code="assignment.invalid_offer_expiry",
+        )
+    return Assignment(
+        id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, brief_id=brief.id,
+        brief_version=brief.published_revision or 0, brief=content, assignee_id=assignee.id,
+        reviewer_id=reviewer_id, offered_by=ctx.actor.ref, state=State.OFFERED, offer_expires_at=expires_at,
+        created_at=now, updated_at=now, context_note=request.context_note, external_ref=request.external_ref,
+    )
 
 
 async def _ensure_external_ref_free(uow: UnitOfWork, external_ref: str) -> None:

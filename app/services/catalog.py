@@ -78,12 +78,12 @@ async def update_skill(ctx: Context, skill_id: UUID, changes: dict[str, Any], ex
     return skill
 
 
-async def create_brief(ctx: Context, content: BriefContent) -> Brief:
+async def create_brief(ctx: Context, content: BriefContent, key: str | None = None) -> Brief:
     ctx.actor.require(Scope.CATALOG_WRITE)
     now = ctx.clock.now()
     brief = Brief(
         id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, content=content, status=BriefStatus.DRAFT,
-        revision=1, published_revision=None, published=None, version=1, created_at=now, updated_at=now,
+        revision=1, published_revision=None, published=None, version=1, created_at=now, updated_at=now, key=key,
     )
     async with ctx.uow() as uow:
         content.check(await uow.skills.get(content.skill_id))

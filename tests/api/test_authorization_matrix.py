@@ -126,6 +126,11 @@ MATRIX: dict[str, Row] = {
     "get_lrs": Row(lambda o: ("GET", "/v1/tenant/lrs", None), (*NO_ACCESS, 200, 403, 404), lrs=True),
     "delete_lrs": Row(lambda o: ("DELETE", "/v1/tenant/lrs", None), (*NO_ACCESS, 204, 403, 404), lrs=True),
     "list_xapi_statements": Row(lambda o: ("GET", "/v1/xapi/statements", None), (*NO_ACCESS, 200, 403, 200)),
+    # Batches answer 200 with a result per item (an item the caller may not write is an error there).
+    "batch_upsert_people": Row(lambda o: ("POST", "/v1/people/batch", {"items": [{"external_id": uuid4().hex, "display_name": "N"}]}), (403, 403, 403, 403, 200, 403, 200)),
+    "batch_upsert_skills": Row(lambda o: ("POST", "/v1/skills/batch", {"items": [{"key": uuid4().hex[:12], "name": "S", "levels": [{"level": 1, "name": "B"}]}]}), (403, 403, 403, 403, 200, 403, 200)),
+    "batch_upsert_briefs": Row(lambda o: ("POST", "/v1/briefs/batch", {"items": [{"key": uuid4().hex[:12], "summary": "S"}]}), (403, 403, 403, 403, 200, 403, 200)),
+    "batch_offer_assignments": Row(lambda o: ("POST", "/v1/assignments/batch", {"items": [{"brief_id": o.brief_id, "assignee_id": o.person("assignee")["id"]}]}), (200, 200, 200, 200, 200, 403, 200)),
     "retry_webhook_delivery": Row(lambda o: ("POST", _w(o, f"/deliveries/{o.delivery_id}/retry"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
 }
 

@@ -138,8 +138,10 @@ def _content_value(name: str, value: Any, model: BaseModel) -> Any:
 
 
 class BriefCreate(_BriefFields):
+    key: Key | None = Field(default=None, description="Your stable key for the brief, unique in the tenant; batches and imports upsert by it.")
+
     def content(self) -> b.BriefContent:
-        data = self.model_dump()
+        data = self.model_dump(exclude={"key"})
         return b.BriefContent(**{name: _content_value(name, value, self) for name, value in data.items()})
 
 
@@ -208,6 +210,7 @@ class BriefContentOut(BaseModel):
 
 
 class BriefOut(Resource, BriefContentOut):
+    key: str | None = Field(description="Your stable key for the brief, if it has one.")
     status: b.BriefStatus = Field(description="draft (never published), published, or archived.")
     revision: int = Field(description="The revision of the content shown; edits after publishing start a new one.")
     published_revision: int | None = Field(description="The revision new offers pin; null until published.")
@@ -216,7 +219,7 @@ class BriefOut(Resource, BriefContentOut):
     def of(cls, brief: b.Brief) -> "BriefOut":
         content = BriefContentOut.model_validate(brief.content, from_attributes=True)
         return cls(
-            **content.model_dump(), id=brief.id, status=brief.status, revision=brief.revision,
+            **content.model_dump(), id=brief.id, key=brief.key, status=brief.status, revision=brief.revision,
             published_revision=brief.published_revision, version=brief.version,
             created_at=brief.created_at, updated_at=brief.updated_at,
         )

@@ -55,9 +55,9 @@ async def update_skill(ctx: Ctx, skill_id: SkillId, body: SkillUpdate, if_match:
 
 
 @briefs.post("", status_code=status.HTTP_201_CREATED, operation_id="create_brief", summary="Create a draft brief",
-             responses=problem_responses(400, 403, 415, 422))
+             responses=problem_responses(400, 403, 409, 415, 422))
 async def create_brief(ctx: Ctx, body: BriefCreate, response: Response) -> BriefOut:
-    brief = await catalog.create_brief(ctx, body.content())
+    brief = await catalog.create_brief(ctx, body.content(), key=body.key)
     set_etag(response, brief.version)
     response.headers["Location"] = f"/v1/briefs/{brief.id}"
     return BriefOut.of(brief)

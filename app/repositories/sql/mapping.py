@@ -91,7 +91,7 @@ def brief_values(brief: Brief) -> dict[str, Any]:
         "status": brief.status.value, "revision": brief.revision, "published_revision": brief.published_revision,
         "content": content_to_json(brief.content),
         "published": None if brief.published is None else content_to_json(brief.published),
-        "version": brief.version, "created_at": brief.created_at, "updated_at": brief.updated_at,
+        "version": brief.version, "created_at": brief.created_at, "updated_at": brief.updated_at, "key": brief.key,
     }
 
 
@@ -101,7 +101,7 @@ def brief_from(row: Row) -> Brief:
         id=m["id"], tenant_id=m["tenant_id"], content=content_from_json(m["content"]), status=BriefStatus(m["status"]),
         revision=m["revision"], published_revision=m["published_revision"],
         published=None if m["published"] is None else content_from_json(m["published"]),
-        version=m["version"], created_at=m["created_at"], updated_at=m["updated_at"],
+        version=m["version"], created_at=m["created_at"], updated_at=m["updated_at"], key=m["key"],
     )
 
 

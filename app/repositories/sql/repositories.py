@@ -74,6 +74,43 @@ class _TenantTable(Generic[T]):
     def _select(self) -> Any:
         return select(self.table)
 
+    async def _where_in(self, column: Any, values: list[Any], *, lock: bool = False) -> list[T]:
+        """Rows whose `column` is one of `values`, in one statement; `lock` holds them (PostgreSQL) until commit."""
+        if not values:
+            return []
+        stmt = self._select().where(self._scoped(column.in_(values)))
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self._from_rows((await self._conn.execute(stmt)).all())
+
+    async def _insert_many(self, items: list[T]) -> None:
+        """One executemany, rows in the order given (so a row may reference one before it)."""
+        if not items:
+            return
+        values = [self._values(item) for item in items]
+        assert all(v["tenant_id"] == self._tenant_id for v in values), "writing into another tenant"
+        try:
+            await self._conn.execute(insert(self.table), values)
+        except IntegrityError as exc:
+            raise self._conflict(exc) from exc
+
+    async def _update_many(self, items: list[T]) -> None:
+        """Write rows back by id in one executemany. The caller read them with `lock=True` in this unit of
+        work (SQLite's single writer holds them anyway), so no other writer can have changed them since."""
+        if not items:
+            return
+        values = [self._values(item) for item in items]
+        columns = [name for name in values[0] if name not in ("tenant_id", "id")]
+        stmt = (
+            update(self.table)
+            .where(self.table.c.tenant_id == bindparam("w_tenant_id"), self.table.c.id == bindparam("w_id"))
+            .values({name: bindparam(f"w_{name}") for name in columns})
+        )
+        try:
+            await self._conn.execute(stmt, [{f"w_{name}": value for name, value in v.items()} for v in values])
+        except IntegrityError as exc:
+            raise self._conflict(exc) from exc
+
     async def _get(self, *conditions: Any) -> T | None:
         row = (await self._conn.execute(self._select().where(self._scoped(*conditions)))).first()
         return None if row is None else (await self._from_rows([row]))[0]
@@ -155,6 +192,36 @@ class SqlPeople(_TenantTable[Person]):
     async def get_by_external_id(self, external_id: str) -> Person | None:
         return await self._get(self.table.c.external_id == external_id)
 
+    async def get_many(self, person_ids: list[UUID]) -> dict[UUID, Person]:
+        return {p.id: p for p in await self._where_in(self.table.c.id, person_ids)}
+
+    async def by_external_ids(self, external_ids: list[str], *, lock: bool = False) -> dict[str, Person]:
+        return {p.external_id: p for p in await self._where_in(self.table.c.external_id, external_ids, lock=lock)}
+
+    async def add_many(self, people: list[Person]) -> None:
+        await self._insert_many(people)
+
+    async def update_many(self, people: list[Person]) -> None:
+        await self._update_many(people)
+
+    async def manager_edges(self, person_ids: list[UUID]) -> dict[UUID, UUID | None]:
+        """(person -> manager) for these people and everyone above them, in one recursive query."""
+        if not person_ids:
+            return {}
+        p = t.people.c
+        up = (
+            select(p.id.label("id"), p.manager_id.label("manager_id"), literal(1).label("depth"))
+            .where(p.tenant_id == self._tenant_id, p.id.in_(person_ids))
+            .cte("up", recursive=True)
+        )
+        up = up.union_all(
+            select(p.id, p.manager_id, up.c.depth + 1)
+            .join(up, and_(p.tenant_id == self._tenant_id, p.id == up.c.manager_id))
+            .where(up.c.depth < MAX_CHAIN_DEPTH)
+        )
+        rows = (await self._conn.execute(select(up.c.id, up.c.manager_id))).all()
+        return {row.id: row.manager_id for row in rows}
+
     async def update(self, person: Person, expected_version: int) -> None:
         await self._cas(person, person.id, expected_version)
 
@@ -235,6 +302,15 @@ class SqlSkills(_TenantTable[Skill]):
         rows = (await self._conn.execute(select(self.table).where(self._scoped(self.table.c.id.in_(skill_ids))))).all()
         return {row.id: m.skill_from(row) for row in rows}
 
+    async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Skill]:
+        return {k.key: k for k in await self._where_in(self.table.c.key, keys, lock=lock)}
+
+    async def add_many(self, skills: list[Skill]) -> None:
+        await self._insert_many(skills)
+
+    async def update_many(self, skills: list[Skill]) -> None:
+        await self._update_many(skills)
+
     async def update(self, skill: Skill, expected_version: int) -> None:
         await self._cas(skill, skill.id, expected_version)
 
@@ -245,6 +321,19 @@ class SqlSkills(_TenantTable[Skill]):
 class SqlBriefs(_TenantTable[Brief]):
     table, kind = t.briefs, "brief"
     to_values, from_row = staticmethod(m.brief_values), staticmethod(m.brief_from)
+    unique_fields = {"key": "brief.key_taken"}
+
+    async def get_many(self, brief_ids: list[UUID]) -> dict[UUID, Brief]:
+        return {b.id: b for b in await self._where_in(self.table.c.id, brief_ids)}
+
+    async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Brief]:
+        return {b.key: b for b in await self._where_in(self.table.c.key, keys, lock=lock) if b.key is not None}
+
+    async def add_many(self, briefs: list[Brief]) -> None:
+        await self._insert_many(briefs)
+
+    async def update_many(self, briefs: list[Brief]) -> None:
+        await self._update_many(briefs)
 
     async def add(self, brief: Brief) -> None:
         await self._insert(brief)
@@ -352,6 +441,14 @@ class SqlAssignments(_TenantTable[Assignment]):
 
     async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
         return await self._get(self.table.c.external_ref == external_ref)
+
+    async def by_external_refs(self, external_refs: list[str]) -> dict[str, Assignment]:
+        return {a.external_ref: a for a in await self._where_in(self.table.c.external_ref, external_refs) if a.external_ref}
+
+    async def add_many(self, assignments: list[Assignment]) -> None:
+        await self._insert_many(assignments)
+        for assignment in assignments:
+            PINNED_BRIEFS.put(assignment)
 
     async def update(self, assignment: Assignment, expected_version: int) -> None:
         await self._cas(assignment, assignment.id, expected_version)

@@ -120,6 +120,7 @@ class BriefRow(SQLModel, table=True):
         _tenant_fk("skill_id", "skills"),
         Index(None, "tenant_id", "status", "id"),
         Index(None, "tenant_id", "skill_id", "id"),
+        UniqueConstraint("tenant_id", "key"),
     )
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
@@ -132,6 +133,7 @@ class BriefRow(SQLModel, table=True):
     version: int
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    key: str | None = Field(default=None, max_length=64)
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -358,6 +360,55 @@ class EventRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
+class ImportJobRow(SQLModel, table=True):
+    """A file being imported: received into import_rows, then applied in chunks by the worker."""
+
+    __tablename__ = "import_jobs"
+    # The worker's claim is cross-tenant by nature, like the sweeper's; only unfinished jobs are in it.
+    __table_args__ = (
+        Index("ix_import_jobs_pending", "created_at",
+              postgresql_where=text("state IN ('queued', 'running')"), sqlite_where=text("state IN ('queued', 'running')")),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    id: UUID = Field(primary_key=True)
+    kind: str = Field(max_length=16)
+    format: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    actor_type: str = Field(max_length=16)
+    actor_id: UUID | None = None
+    actor_on_behalf_of: UUID | None = None
+    scopes: list[str] = _json()
+    options: dict = _json()
+    rows_read: int = 0
+    rows_processed: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    cursor: int = 0
+    """The last line applied: a worker that dies resumes after it."""
+    lease_until: datetime | None = _ts(nullable=True)
+    error: str | None = Field(default=None, max_length=500)
+    version: int
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class ImportRowRow(SQLModel, table=True):
+    """One row of an import's file, staged until it is applied; rows that failed stay, with their problem."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "job_id"], ["import_jobs.tenant_id", "import_jobs.id"], ondelete="CASCADE"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    job_id: UUID = Field(primary_key=True)
+    line: int = Field(primary_key=True)
+    data: dict | None = _json(nullable=True)
+    problem: dict | None = _json(nullable=True)
+
+
 tenants = TenantRow.__table__
 identity_providers = IdentityProviderRow.__table__
 api_keys = ApiKeyRow.__table__
@@ -374,3 +425,5 @@ event_counters = EventCounterRow.__table__
 idempotency_keys = IdempotencyKeyRow.__table__
 webhooks = WebhookRow.__table__
 webhook_deliveries = WebhookDeliveryRow.__table__
+import_jobs = ImportJobRow.__table__
+import_rows = ImportRowRow.__table__

@@ -1,0 +1,45 @@
+"""What every batch use case shares: one transaction for the whole batch, duplicate keys, item-relative errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Awaitable, Callable, TypeVar
+
+from app.domain.batch import Item, ItemResult
+from app.domain.errors import DomainError, InvalidInput, invalid
+from app.domain.ports import UnitOfWork
+from app.services.context import Context
+
+R = TypeVar("R")
+Apply = Callable[[Context, UnitOfWork, list[Item[R]]], Awaitable[list[ItemResult]]]
+
+
+async def run(ctx: Context, apply: Apply[R], items: list[Item[R]], *, dry_run: bool = False) -> list[ItemResult]:
+    """Apply a batch in one unit of work; a dry run checks everything the same way and commits nothing."""
+    async with ctx.uow() as uow:
+        results = await apply(ctx, uow, items)
+        if not dry_run:
+            await uow.commit()
+    return results
+
+
+def first_seen(items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key") -> dict[Any, Item[Any]]:
+    """Items by key; an item repeating a key seen earlier in the batch is refused (into `results`)."""
+    live: dict[Any, Item[Any]] = {}
+    for item in items:
+        value = key(item.record)
+        if value in live:
+            results[item.index] = ItemResult.failed(item.index, invalid(
+                (field,), f"{field} '{value}' appears earlier in this batch.", "duplicate", code="batch.duplicate_item",
+            ))
+        else:
+            live[value] = item
+    return live
+
+
+def item_error(error: DomainError) -> DomainError:
+    """Domain checks name fields under `body`; in a batch they are named within the item."""
+    if not isinstance(error, InvalidInput):
+        return error
+    problems = [dataclasses.replace(p, loc=p.loc[1:] if p.loc[:1] == ("body",) else p.loc) for p in error.problems]
+    return InvalidInput(problems, code=error.code)
