@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from app import logs
 from app.api import errors
 from app.api.deps import KeyCache, Runtime
-from app.api.guard import RequestGuard
+from app.api.guard import BodyLimits, RequestGuard
 from app.api.idempotency import Idempotency
 from app.api.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from app.api.observability import Metrics, RequestContext, refresh_gauges
@@ -26,7 +26,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
-from app.api.v1 import assignments, batches, catalog, events, me, people, tenant, webhooks, xapi
+from app.api.v1 import assignments, batches, catalog, events, imports, me, people, tenant, webhooks, xapi
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
@@ -49,6 +49,7 @@ TAGS = [
     {"name": "webhooks", "description": "Endpoints that receive events (Standard Webhooks), with their delivery log."},
     {"name": "xapi", "description": "The lifecycle as xAPI 1.0.3 statements, for learning record stores."},
     {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},
+    {"name": "imports", "description": "CSV and NDJSON files of people, skills, briefs or offers, applied by the worker."},
     {"name": "tenant", "description": "The tenant's settings."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -96,7 +97,7 @@ def create_app(
     app.state.settings = settings
     metrics = Metrics()
     errors.install(app)
-    for router in (batches.router, people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router):
+    for router in (batches.router, people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router, imports.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")
@@ -123,7 +124,7 @@ def create_app(
         return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Idempotency)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, limits=BodyLimits(settings.max_body_bytes, settings.max_batch_body_bytes, settings.max_import_bytes))
     app.add_middleware(RequestContext, metrics=metrics)  # added last: it runs first, so every answer has its id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -156,7 +157,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if method in ("post", "put", "patch"):  # the request guard answers these for any body
                 responses.setdefault("413", {"description": "Request body too large."})
-                responses.setdefault("415", {"description": "Request body is not JSON."})
+                responses.setdefault("415", {"description": "Request body is not of the media type this operation takes."})
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
                 responses.setdefault("400", {"description": "Malformed request (e.g. an Idempotency-Key that is not 1–255 printable characters)."})

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     """Where callers reach this service; also the xAPI account homePage when no LRS names one."""
     max_body_bytes: int = 1024 * 1024
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    """Batch endpoints (`…/batch`) take up to 1,000 items: they get more room than other JSON bodies."""
+    max_import_bytes: int = 100 * 1024 * 1024
+    """Files sent to `POST /v1/imports` (streamed, never held in memory whole)."""
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     """Requests per second each API key or person may sustain; 0 turns limits off."""
     rate_limit_burst: int = Field(default=100, ge=1)

@@ -21,6 +21,7 @@ EXPECTED_OPERATIONS = {
     "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery", "set_lrs", "get_lrs", "delete_lrs",
     "list_xapi_statements", "readyz", "metrics",
     "batch_upsert_people", "batch_upsert_skills", "batch_upsert_briefs", "batch_offer_assignments",
+    "create_import", "list_imports", "get_import", "list_import_errors",
 }
 
 

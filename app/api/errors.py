@@ -29,6 +29,7 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (InvalidCursor, 400),
     (TooManyItems, 413),
 ]
+_STATUS_BY_CODE = {"unsupported_media_type": 415}
 
 
 class Unauthenticated(Exception):
@@ -53,6 +54,8 @@ async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
 
 
 def _status_of(exc: domain.DomainError) -> int:
+    if exc.code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[exc.code]
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status

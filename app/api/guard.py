@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,15 +23,38 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+def _is_file(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() in ("text/csv", "application/x-ndjson")
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    json: int
+    """Any JSON body."""
+    batch: int
+    """A batch (`…/batch`) of up to 1,000 items."""
+    imports: int
+    """A file sent to POST /v1/imports."""
+
+    def for_request(self, method: str, path: str) -> tuple[int, Callable[[str], bool], str]:
+        """The size limit, the media-type check and the 415's advice for this request."""
+        if method == "POST" and path.rstrip("/") == "/v1/imports":
+            return self.imports, _is_file, "Send the file as text/csv or application/x-ndjson."
+        if path.endswith("/batch"):
+            return self.batch, _is_json, "Send the request body as application/json."
+        return self.json, _is_json, "Send the request body as application/json."
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        max_body_bytes, media_ok, advice = self.limits.for_request(scope["method"], scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length_header = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -40,11 +64,11 @@ class RequestGuard:
             await send_problem(send, scope, 400, "malformed_request", "Content-Length is not a number.")
             return
         has_body = chunked or (length is not None and length > 0)
-        if has_body and not _is_json(headers.get("content-type", "")):
-            await send_problem(send, scope, 415, "unsupported_media_type", "Send the request body as application/json.")
+        if has_body and not media_ok(headers.get("content-type", "")):
+            await send_problem(send, scope, 415, "unsupported_media_type", advice)
             return
-        if length is not None and length > self.max_body_bytes:
-            await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
+        if length is not None and length > max_body_bytes:
+            await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {max_body_bytes} bytes.")
             return
 
         received = 0
@@ -55,7 +79,7 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > max_body_bytes:
                     raise _TooLarge()
             return message
 
@@ -69,7 +93,7 @@ class RequestGuard:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
-                await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {self.max_body_bytes} bytes.")
+                await send_problem(send, scope, 413, "payload_too_large", f"The request body may be at most {max_body_bytes} bytes.")
 
 
 async def send_problem(send: Send, scope: Scope, status: int, code: str, detail: str) -> None:

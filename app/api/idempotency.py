@@ -9,7 +9,9 @@ running, a 409. Keys belong to one tenant and one caller.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from typing import Any
+from uuid import UUID
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,10 +45,17 @@ class Idempotency:
         except (Unauthenticated, DomainError):
             await self.app(scope, receive, send)  # the app answers 401 (or 503) itself
             return
-        body, replay_receive = await _buffered(receive)
-        fingerprint = hashlib.sha256(scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n" + body).hexdigest()
+        digest = hashlib.sha256(scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n")
+        spool, replay_receive = await _spooled(receive, digest)
+        fingerprint = digest.hexdigest()
         caller = f"{actor.type.value}:{actor.id}:{headers.get('stint-acting-for', '')}"
-        database, tenant = runtime.database, actor.tenant_id
+        with spool:
+            await self._keyed(scope, send, replay_receive, runtime, actor.tenant_id, caller, key, fingerprint)
+
+    async def _keyed(
+        self, scope: Scope, send: Send, receive: Receive, runtime: Runtime, tenant: UUID, caller: str, key: str, fingerprint: str,
+    ) -> None:
+        database = runtime.database
         try:
             attempt = await database.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
         except StorageUnavailable as exc:
@@ -73,7 +82,7 @@ class Idempotency:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capturing_send)
+            await self.app(scope, receive, capturing_send)
         except BaseException:
             await database.release_idempotent(tenant, caller, key)
             raise
@@ -84,26 +93,44 @@ class Idempotency:
             await database.finish_idempotent(tenant, caller, key, stored)
 
 
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the whole body (the request guard has already bounded its size) and hand it on again."""
-    chunks, more = [], True
+SPOOL_IN_MEMORY = 1024 * 1024
+"""Bodies up to this size stay in memory; larger ones (import files) go to a temporary file."""
+REPLAY_CHUNK = 64 * 1024
+
+
+async def _spooled(receive: Receive, digest: Any) -> tuple[Any, Receive]:
+    """Read the whole body (the request guard has already bounded its size) into a spool, hashing it
+    on the way, and hand it on again in pieces: a 100 MB import is never held in memory."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    more = True
     while more:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        digest.update(chunk)
+        spool.write(chunk)
         more = message.get("more_body", False)
-    body = b"".join(chunks)
-    sent = False
+    spool.seek(0)
+    done = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        nonlocal done
+        if not done:
+            chunk = spool.read(REPLAY_CHUNK)
+            more_body = bool(chunk) and spool.tell() < _size(spool)
+            done = not more_body
+            return {"type": "http.request", "body": chunk, "more_body": more_body}
         return await receive()
 
-    return body, replay
+    return spool, replay
+
+
+def _size(spool: Any) -> int:
+    position = spool.tell()
+    end = spool.seek(0, 2)
+    spool.seek(position)
+    return end
 
 
 async def _replay(send: Send, response: StoredResponse) -> None:

@@ -36,7 +36,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the resource's current state.",
     412: "If-Match does not match the current version.",
     413: "Request body too large (or a batch of more than 1,000 items).",
-    415: "Request body is not JSON.",
+    415: "Request body is not of the media type this operation takes.",
     422: "Well-formed but invalid input.",
     429: "Too many requests from this caller; see Retry-After.",
     503: "The database is unreachable; retry.",

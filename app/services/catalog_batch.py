@@ -53,8 +53,8 @@ async def apply_skills(ctx: Context, uow: UnitOfWork, items: list[Item[SkillReco
                 if missing:
                     raise invalid((missing[0],), f"A new skill needs {' and '.join(missing)}.", "missing", code="skill.fields_required")
                 skill = Skill(
-                    id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, key=key, description=None, framework=None,
-                    framework_ref=None, version=1, created_at=now, updated_at=now, **fields,
+                    id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, key=key, version=1, created_at=now, updated_at=now,
+                    **{"description": None, "framework": None, "framework_ref": None, **fields},
                 )
                 creates.append(skill)
                 results[item.index] = ItemResult(item.index, ItemStatus.CREATED, skill.id)

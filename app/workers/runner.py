@@ -13,6 +13,7 @@ from app.domain.ports import Clock, IdGenerator, WebhookSender
 from app.repositories.sql.database import Database
 from app.services.sweeper import tick
 from app.services.webhooks import deliver_due
+from app.workers.imports import log_report, process_one
 from app.settings import Settings
 
 log = logging.getLogger("stint.worker")
@@ -68,9 +69,29 @@ async def run_deliveries(
             pass
 
 
+async def run_imports(database: Database, clock: Clock, ids: IdGenerator, *, interval: float, stop: asyncio.Event) -> None:
+    """Apply queued import jobs until `stop`: back to back while there are some, then every `interval` seconds."""
+    while not stop.is_set():
+        report = None
+        try:
+            report = await process_one(database, clock, ids, stop=stop)
+        except StorageUnavailable:
+            log.warning(json.dumps({"msg": "imports skipped: database unavailable"}))
+        except Exception:
+            log.exception("import batch failed")
+        if report is not None and report.job is not None:
+            log_report(report)
+            continue
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
 async def run_all(database: Database, sender: WebhookSender, clock: Clock, ids: IdGenerator, settings: Settings, stop: asyncio.Event) -> None:
-    """Everything a worker does: the deadline sweeper and webhook delivery, side by side."""
+    """Everything a worker does: the deadline sweeper, webhook delivery and imports, side by side."""
     await asyncio.gather(
+        run_imports(database, clock, ids, interval=settings.delivery_interval_seconds, stop=stop),
         run_sweeper(database, clock, ids, batch_size=settings.sweep_batch_size, interval=settings.sweep_interval_seconds, stop=stop),
         run_deliveries(database, sender, clock, ids, batch_size=settings.delivery_batch_size, interval=settings.delivery_interval_seconds, stop=stop),
     )

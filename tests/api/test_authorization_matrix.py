@@ -36,6 +36,7 @@ class Objects:
     fresh_brief_id: str = ""
     webhook_id: str = ""
     delivery_id: str = ""
+    import_id: str = ""
 
     def person(self, role: str) -> dict[str, Any]:
         return self.org.people[role]
@@ -58,6 +59,16 @@ class Row:
     """A webhook (with one delivery queued) to act on."""
     lrs: bool = False
     """The tenant forwards statements to an LRS."""
+    import_job: bool = False
+    """An import job (started by an admin key) to look at."""
+
+
+@dataclass(frozen=True)
+class File:
+    """A request body that is a file, not JSON."""
+
+    content: str
+    media_type: str = "text/csv"
 
 
 def _w(o: Objects, suffix: str = "") -> str:
@@ -131,6 +142,10 @@ MATRIX: dict[str, Row] = {
     "batch_upsert_skills": Row(lambda o: ("POST", "/v1/skills/batch", {"items": [{"key": uuid4().hex[:12], "name": "S", "levels": [{"level": 1, "name": "B"}]}]}), (403, 403, 403, 403, 200, 403, 200)),
     "batch_upsert_briefs": Row(lambda o: ("POST", "/v1/briefs/batch", {"items": [{"key": uuid4().hex[:12], "summary": "S"}]}), (403, 403, 403, 403, 200, 403, 200)),
     "batch_offer_assignments": Row(lambda o: ("POST", "/v1/assignments/batch", {"items": [{"brief_id": o.brief_id, "assignee_id": o.person("assignee")["id"]}]}), (200, 200, 200, 200, 200, 403, 200)),
+    "create_import": Row(lambda o: ("POST", "/v1/imports?kind=people", File(f"external_id,display_name\n{uuid4().hex},N\n")), (403, 403, 403, 403, 202, 403, 202)),
+    "list_imports": Row(lambda o: ("GET", "/v1/imports", None), (200, 200, 200, 200, 200, 200, 200)),
+    "get_import": Row(lambda o: ("GET", f"/v1/imports/{o.import_id}", None), (404, 404, 404, 404, 200, 404, 404), import_job=True),
+    "list_import_errors": Row(lambda o: ("GET", f"/v1/imports/{o.import_id}/errors", None), (404, 404, 404, 404, 200, 404, 404), import_job=True),
     "retry_webhook_delivery": Row(lambda o: ("POST", _w(o, f"/deliveries/{o.delivery_id}/retry"), None), (*NO_ACCESS, 200, 403, 404), webhook=True),
 }
 
@@ -175,9 +190,16 @@ async def test_each_role_gets_exactly_its_status(operation: str, api: Api, datab
             o.webhook_id = (await api.created("/v1/webhooks", HOOK))["id"]
             assert (await api.post(f"/v1/webhooks/{o.webhook_id}/ping")).status_code == 202
             o.delivery_id = (await api.get(f"/v1/webhooks/{o.webhook_id}/deliveries")).json()["items"][0]["id"]
+        if row.import_job:
+            started = await api.post("/v1/imports", params={"kind": "people"}, content="external_id\nx\n", headers={"Content-Type": "text/csv"})
+            o.import_id = started.json()["id"]
         method, url, body = row.call(o)
         credential = org.token(role) if role in PEOPLE_ROLES else no_scope if role == "key_without_scope" else other_key
-        response = await api.client.request(method, url, json=body, headers={"Authorization": f"Bearer {credential}"})
+        headers = {"Authorization": f"Bearer {credential}"}
+        if isinstance(body, File):
+            response = await api.client.request(method, url, content=body.content, headers=headers | {"Content-Type": body.media_type})
+        else:
+            response = await api.client.request(method, url, json=body, headers=headers)
         if response.status_code >= 400:
             assert response.headers["content-type"].startswith("application/problem+json"), (role, response.text)
         got.append(response.status_code)

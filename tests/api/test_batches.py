@@ -130,11 +130,14 @@ async def test_skills_and_briefs_batches_upsert_by_key_and_publish(api: Api) -> 
     levels = [{"level": 1, "name": "Basic"}, {"level": 2, "name": "Working"}]
     skills = await batch(api, "skills", [
         {"key": "sql.tuning", "name": "SQL tuning", "levels": levels},
+        {"key": "esco.sql", "name": "SQL", "levels": levels, "description": "Queries", "framework": "esco", "framework_ref": "http://data.europa.eu/esco/skill/x"},
         {"key": "writing", "name": "Writing", "levels": [{"level": 1, "name": "A"}, {"level": 1, "name": "B"}]},
         {"key": "no-levels", "name": "X"},
     ])
-    assert statuses(skills) == ["created", "error", "error"]
-    assert skills["results"][1]["problem"]["errors"][0]["loc"] == ["levels", 1, "level"]
+    assert statuses(skills) == ["created", "created", "error", "error"]
+    assert skills["results"][2]["problem"]["errors"][0]["loc"] == ["levels", 1, "level"]
+    esco = (await api.get(f"/v1/skills/{skills['results'][1]['id']}")).json()
+    assert (esco["description"], esco["framework"]) == ("Queries", "esco")
     assert statuses(await batch(api, "skills", [{"key": "sql.tuning", "name": "SQL tuning", "levels": levels[::-1]}])) == ["unchanged"]
     assert statuses(await batch(api, "skills", [{"key": "sql.tuning", "description": "Faster queries"}])) == ["updated"]
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable
 from uuid import UUID
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, ValidationError, model_validator
 
+from app.api.errors import validation_problem
 from app.api.problems import Problem
 from app.api.schemas.catalog import BriefUpdate, Key, SkillUpdate
 from app.api.schemas.common import ExternalId, Name, RequestModel, Text, UtcDatetime
-from app.domain.batch import MAX_BATCH_ITEMS, ItemStatus
+from app.domain.batch import MAX_BATCH_ITEMS, Item, ItemStatus
+from app.domain.imports import ImportKind
 from app.services.assignments_batch import OfferRecord
 from app.services.catalog_batch import BriefRecord, SkillRecord
 from app.services.people_batch import PersonRecord
@@ -130,6 +132,22 @@ class OffersBatchIn(RequestModel):
 
 
 BATCH_ITEM_MODELS: tuple[type[BaseModel], ...] = (PersonBatchItem, SkillBatchItem, BriefBatchItem, OfferBatchItem)
+ITEM_MODELS: dict[ImportKind, type[BaseModel]] = {
+    ImportKind.PEOPLE: PersonBatchItem, ImportKind.SKILLS: SkillBatchItem,
+    ImportKind.BRIEFS: BriefBatchItem, ImportKind.ASSIGNMENTS: OfferBatchItem,
+}
+
+
+def validate_items(raw: Iterable[tuple[int, Any]], model: type[BaseModel], instance: str) -> tuple[list[Item[Any]], dict[int, dict[str, Any]]]:
+    """Each (index, raw item) validated on its own: the records to apply, and the problems of the refused, by index."""
+    items: list[Item[Any]] = []
+    problems: dict[int, dict[str, Any]] = {}
+    for index, value in raw:
+        try:
+            items.append(Item(index, model.model_validate(value).record()))  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            problems[index] = validation_problem(exc.errors(include_url=False), instance)
+    return items, problems
 
 
 class BatchItemResult(BaseModel):

@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.api.deps import Ctx
-from app.api.errors import domain_problem, validation_problem
+from app.api.errors import domain_problem
 from app.api.problems import problem_responses
 from app.api.schemas.batch import (
     BatchCounts, BatchItemResult, BatchOut, BriefBatchItem, BriefsBatchIn, OfferBatchItem, OffersBatchIn, PeopleBatchIn,
-    PersonBatchItem, SkillBatchItem, SkillsBatchIn,
+    PersonBatchItem, SkillBatchItem, SkillsBatchIn, validate_items,
 )
-from app.domain.batch import MAX_BATCH_ITEMS, Item, ItemResult, ItemStatus, TooManyItems
+from app.domain.batch import MAX_BATCH_ITEMS, ItemResult, ItemStatus, TooManyItems
 from app.domain.errors import DomainError
 from app.services import assignments_batch, catalog_batch, people_batch
 from app.services.context import Context
@@ -36,23 +36,11 @@ DESCRIPTION = (
 Service = Callable[..., Awaitable[list[ItemResult]]]
 
 
-def parse_items(raw_items: list[Any], model: type[BaseModel], instance: str) -> tuple[list[Item[Any]], dict[int, dict[str, Any]]]:
-    """Each raw item validated on its own: the records to apply, and the problems of those refused, by index."""
-    items: list[Item[Any]] = []
-    problems: dict[int, dict[str, Any]] = {}
-    for index, raw in enumerate(raw_items):
-        try:
-            items.append(Item(index, model.model_validate(raw).record()))  # type: ignore[attr-defined]
-        except ValidationError as exc:
-            problems[index] = validation_problem(exc.errors(include_url=False), instance)
-    return items, problems
-
-
 async def run_batch(ctx: Context, request: Request, raw_items: list[Any], model: type[BaseModel], service: Service, dry_run: bool) -> BatchOut:
     if len(raw_items) > MAX_BATCH_ITEMS:
         raise TooManyItems(len(raw_items))
     instance = request.url.path
-    items, problems = parse_items(raw_items, model, instance)
+    items, problems = validate_items(enumerate(raw_items), model, instance)
     applied = {r.index: r for r in await service(ctx, items, dry_run=dry_run)}
     results = []
     counts = dict.fromkeys(ItemStatus, 0)

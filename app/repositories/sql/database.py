@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 from uuid import UUID
 
 from pydantic_core import to_json
 from dataclasses import dataclass
 
-from sqlalchemy import event, func, select, tuple_, update
+from sqlalchemy import and_, event, func, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -22,7 +22,7 @@ from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
-    SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
+    SqlImports, SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
 )
 
 
@@ -104,6 +104,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(conn, tenant)
         self.deliveries = SqlDeliveries(conn, tenant)
         self.statement_source = SqlStatementSource(conn)
+        self.imports = SqlImports(conn, tenant)
         return self
 
     async def _open(self) -> AsyncConnection:
@@ -302,6 +303,30 @@ class Database:
             table.delete().where(tuple_(table.c.tenant_id, table.c.caller, table.c.key).in_([tuple(k) for k in keys])), write=True
         )
         return len(keys)
+
+    # -- import jobs: the worker's queue, across tenants ------------------------
+    async def claim_import(self, now: datetime, lease: timedelta) -> tuple[UUID, UUID, int] | None:
+        """Take the oldest queued job (or a running one whose worker's lease ran out) for `lease`:
+        returns (tenant_id, job_id, version claimed at). Other workers skip a job being claimed."""
+        j = t.import_jobs.c
+        pending = or_(j.state == "queued", and_(j.state == "running", j.lease_until <= now))
+        stmt = select(j.tenant_id, j.id, j.version).where(pending).order_by(j.created_at).limit(1)
+        if self.engine.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        try:
+            async with self.engine.begin() as conn:
+                row = (await conn.execute(stmt)).first()
+                if row is None:
+                    return None
+                await conn.execute(
+                    update(t.import_jobs).where(j.tenant_id == row.tenant_id, j.id == row.id, j.version == row.version)
+                    .values(state="running", lease_until=now + lease, version=row.version + 1)
+                )
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise StorageUnavailable() from exc
+            raise
+        return row.tenant_id, row.id, row.version + 1
 
     async def operations_stats(self, now: datetime) -> OperationsStats:
         d, a = t.webhook_deliveries.c, t.assignments.c

@@ -13,7 +13,9 @@ from app.domain.actors import ActorRef, ActorType, Scope
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
 from app.domain.deadlines import ReminderPolicy, next_deadline
+from app.domain.batch import ItemStatus
 from app.domain.events import Event
+from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportState
 from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
@@ -321,3 +323,27 @@ def event_document(e: Event) -> dict[str, Any]:
         "actor": {"type": e.actor.type.value, "id": e.actor.id, "on_behalf_of": e.actor.on_behalf_of},
         "subject": {"type": e.subject_type, "id": e.subject_id}, "data": values["data"], "details": values["details"],
     })
+
+
+# -- import jobs ------------------------------------------------------------------
+def import_job_values(job: ImportJob) -> dict[str, Any]:
+    return {
+        "tenant_id": job.tenant_id, "id": job.id, "kind": job.kind.value, "format": job.format.value, "state": job.state.value,
+        "actor_type": job.actor.type.value, "actor_id": job.actor.id, "actor_on_behalf_of": job.actor.on_behalf_of,
+        "scopes": sorted(s.value for s in job.scopes), "options": {}, "rows_read": job.rows_read,
+        "rows_processed": job.rows_processed, **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
+        "failed": job.counts[ItemStatus.ERROR], "cursor": job.cursor, "lease_until": job.lease_until, "error": job.error,
+        "version": job.version, "created_at": job.created_at, "updated_at": job.updated_at, "finished_at": job.finished_at,
+    }
+
+
+def import_job_from(row: Row) -> ImportJob:
+    m = row._mapping
+    counts = {ItemStatus.CREATED: m["created"], ItemStatus.UPDATED: m["updated"], ItemStatus.UNCHANGED: m["unchanged"], ItemStatus.ERROR: m["failed"]}
+    return ImportJob(
+        id=m["id"], tenant_id=m["tenant_id"], kind=ImportKind(m["kind"]), format=ImportFormat(m["format"]),
+        state=ImportState(m["state"]), actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]),
+        scopes=frozenset(Scope(s) for s in m["scopes"]), version=m["version"], created_at=m["created_at"],
+        updated_at=m["updated_at"], rows_read=m["rows_read"], rows_processed=m["rows_processed"], counts=counts,
+        cursor=m["cursor"], lease_until=m["lease_until"], error=m["error"], finished_at=m["finished_at"],
+    )

@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, LargeBinary, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from app.repositories.sql.types import JSONType, Seconds, UTCDateTime
+from app.repositories.sql.types import JSONType, NullableJSON, Seconds, UTCDateTime
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -405,8 +405,8 @@ class ImportRowRow(SQLModel, table=True):
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     job_id: UUID = Field(primary_key=True)
     line: int = Field(primary_key=True)
-    data: dict | None = _json(nullable=True)
-    problem: dict | None = _json(nullable=True)
+    data: dict | None = Field(sa_column=Column(NullableJSON, nullable=True))
+    problem: dict | None = Field(sa_column=Column(NullableJSON, nullable=True))
 
 
 tenants = TenantRow.__table__

@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""JSON where Python's None is SQL NULL (not a JSON null), so `IS NULL` finds it."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):

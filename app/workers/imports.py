@@ -1,0 +1,112 @@
+"""The import worker: claim a queued import job and apply it, chunk by chunk, each in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from app.api.errors import domain_problem
+from app.api.schemas.batch import ITEM_MODELS, validate_items
+from app.domain.errors import ConcurrentUpdate, StorageUnavailable
+from app.domain.imports import CHUNK_ROWS, ImportJob, ImportKind, ImportRow, ImportState
+from app.domain.ports import Clock, IdGenerator
+from app.repositories.sql.database import Database
+from app.services import imports
+from app.services.context import Context
+
+log = logging.getLogger("stint.worker")
+
+LEASE = timedelta(minutes=2)
+"""How long a worker holds a job without committing a chunk before another may take it over."""
+
+
+def decode(kind: ImportKind, rows: list[ImportRow], instance: str) -> tuple[list[Any], dict[int, dict[str, Any]]]:
+    """Rows as batch items, validated exactly as the batch endpoints validate theirs (indexed by line)."""
+    return validate_items(((row.line, row.data) for row in rows), ITEM_MODELS[kind], instance)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    job: ImportJob | None
+    chunks: int
+
+
+async def process_one(
+    database: Database, clock: Clock, ids: IdGenerator, *, chunk: int = CHUNK_ROWS, max_chunks: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> ImportReport:
+    """Claim the oldest pending job and apply it to the end: or `max_chunks` chunks of it, or until `stop`
+    is set, when the job is handed back at once for any worker to go on with."""
+    claimed = await database.claim_import(clock.now(), LEASE)
+    if claimed is None:
+        return ImportReport(None, 0)
+    tenant_id, job_id, version = claimed
+
+    def ctx_for(job: ImportJob) -> Context:
+        return Context(actor=job.acting_as(), clock=clock, ids=ids, uow_factory=database.uow)
+
+    job, chunks = None, 0
+    while (max_chunks is None or chunks < max_chunks) and not (stop is not None and stop.is_set()):
+        try:
+            async with database.uow(tenant_id) as uow:
+                job = await imports.apply_next_chunk(ctx_for, uow, job_id, version, decode, domain_problem, chunk=chunk, lease=LEASE)
+                if job is None:
+                    break  # another worker took it over
+                await uow.commit()
+        except ConcurrentUpdate:
+            break  # another worker took it over between our read and our write
+        except StorageUnavailable:
+            raise
+        except Exception as exc:  # a chunk that can never apply must not stop the queue: fail the job, keep the trace
+            log.exception("import %s failed", job_id)
+            await _fail(database, tenant_id, job_id, clock, f"An unexpected error stopped the import: {type(exc).__name__}.")
+            break
+        chunks += 1
+        version = job.version
+        if job.state is ImportState.COMPLETED:
+            break
+    if job is not None and job.state is ImportState.RUNNING and job.version == version:
+        await _hand_back(database, tenant_id, job_id, version, clock)
+    return ImportReport(job, chunks)
+
+
+async def _hand_back(database: Database, tenant_id: Any, job_id: Any, version: int, clock: Clock) -> None:
+    """End this worker's lease now, so the next claim (by any worker) resumes the job after its last chunk."""
+    async with database.uow(tenant_id) as uow:
+        job = await uow.imports.get(job_id)
+        if job is not None and job.version == version and job.state is ImportState.RUNNING:
+            job.lease_until = clock.now()
+            job.version += 1
+            await uow.imports.update(job, version)
+            await uow.commit()
+
+
+async def _fail(database: Database, tenant_id: Any, job_id: Any, clock: Clock, reason: str) -> None:
+    async with database.uow(tenant_id) as uow:
+        job = await uow.imports.get(job_id)
+        if job is not None and job.state is ImportState.RUNNING:
+            expected = job.version
+            job.fail(reason, clock.now())
+            await uow.imports.update(job, expected)
+            await uow.commit()
+
+
+async def drain(database: Database, clock: Clock, ids: IdGenerator) -> int:
+    """Apply every pending job; returns how many were worked on."""
+    worked = 0
+    while (await process_one(database, clock, ids)).job is not None:
+        worked += 1
+    return worked
+
+
+def log_report(report: ImportReport) -> None:
+    if report.job is not None:
+        job = report.job
+        log.info(json.dumps({
+            "msg": "import", "import_id": str(job.id), "state": job.state.value, "chunks": report.chunks,
+            "rows_processed": job.rows_processed, "rows_read": job.rows_read,
+        }))
