@@ -121,10 +121,28 @@ schemathesis.openapi.format("duration", st.one_of(
     st.from_regex(r"\AP(?:[1-9]\d{0,1}D)?T[1-9]\d{0,2}[HM]\Z"),
 ))
 
+# Import files (POST /v1/imports): well-formed files of each kind, files with bad rows or headers, and
+# arbitrary bytes (which are mostly not UTF-8). The schema says only `type: string`.
+_FILES = st.sampled_from([
+    b"external_id,display_name,manager_external_id\nwd-1,Maria,\nwd-2,Pat,wd-1\n",
+    b"key,name,levels\nsql,SQL,1:Basic|2:Working\n",
+    b"external_ref,brief_key,assignee_external_id\nr-1,weekly,wd-2\n",
+    b"external_id,display_nme\nx,y\n",
+    b'external_id,display_name\n"unterminated,x\n',
+    b"",
+])
+schemathesis.openapi.media_type("text/csv", st.one_of(_FILES, st.binary(max_size=300)))
+schemathesis.openapi.media_type("application/x-ndjson", st.one_of(
+    st.sampled_from([b'{"external_id":"wd-1","display_name":"Maria"}\n', b'{"key":"sql"}\nnot json\n', b"[]\n", b""]),
+    st.binary(max_size=300),
+))
+
 # OpenAPI links that chain create → read → act: (source operationId, status, link name, target operationId,
 # {target path parameter: runtime expression}). The contract should declare them (issue 8); until it does,
 # the fuzzed copy of it gets the ones it lacks. A link the contract declares under the same name wins.
 LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
+    *[("create_import", "202", name, target, {"import_id": "$response.body#/id"}) for name, target in (
+        ("GetImport", "get_import"), ("ListImportErrors", "list_import_errors"))],
     *[("create_person", "201", name, target, {"person_id": "$response.body#/id"}) for name, target in (
         ("GetPerson", "get_person"), ("UpdatePerson", "update_person"), ("GetSkillProfile", "get_skill_profile"))],
     *[("upsert_person", status, name, target, {"person_id": "$response.body#/id"}) for status in ("200", "201")

@@ -105,6 +105,8 @@ class Record:
     item: Any = None
     problem: tuple[str | None, str, str] | None = None
     """(column, message, type) when the record is not an item."""
+    raw: tuple[str, ...] = ()
+    """The record as written: its CSV cells, or its NDJSON line."""
 
 
 class RecordReader:
@@ -159,24 +161,26 @@ class RecordReader:
         yield self._csv(self._record_line, fields)
 
     def _ndjson(self, line: str) -> Record:
+        raw = (line.rstrip("\r\n"),)
         try:
             item = json.loads(line)
         except ValueError:
-            return Record(self._line, problem=(None, "this line is not a JSON object", "json_invalid"))
+            return Record(self._line, problem=(None, "this line is not a JSON object", "json_invalid"), raw=raw)
         missing = missing_key(self.kind, item)
         if missing:
-            return Record(self._line, problem=(missing, f"{missing} is required in an import file", "missing"))
-        return Record(self._line, item)
+            return Record(self._line, problem=(missing, f"{missing} is required in an import file", "missing"), raw=raw)
+        return Record(self._line, item, raw=raw)
 
     def _csv(self, line: int, fields: list[str]) -> Record:
         assert self.header is not None
+        raw = tuple(fields)
         if len(fields) != len(self.header):
-            return Record(line, problem=(None, f"{len(fields)} cells, but the header has {len(self.header)} columns", "csv_cells"))
+            return Record(line, problem=(None, f"{len(fields)} cells, but the header has {len(self.header)} columns", "csv_cells"), raw=raw)
         try:
             item = csv_item(self.kind, dict(zip(self.header, fields)))
         except BadCell as exc:
-            return Record(line, problem=(exc.column, exc.message, "value_error"))
+            return Record(line, problem=(exc.column, exc.message, "value_error"), raw=raw)
         missing = missing_key(self.kind, item)
         if missing:
-            return Record(line, problem=(missing, f"{missing} is required in an import file", "missing"))
-        return Record(line, item)
+            return Record(line, problem=(missing, f"{missing} is required in an import file", "missing"), raw=raw)
+        return Record(line, item, raw=raw)
