@@ -83,6 +83,22 @@ def content_to_json(content: BriefContent) -> dict[str, Any]:
     return _content.dump_python(content, mode="json")
 
 
+_PINNED_JSON: dict[int, tuple[BriefContent, dict[str, Any]]] = {}
+
+
+def pinned_json(content: BriefContent) -> dict[str, Any]:
+    """The JSON of a pinned brief, built once per content object: the assignments offered from one brief
+    version share it (a batch of 1,000 offers, or PinnedBriefs' cache), and it is frozen. Read-only."""
+    hit = _PINNED_JSON.get(id(content))
+    if hit is not None and hit[0] is content:
+        return hit[1]
+    if len(_PINNED_JSON) >= 4096:
+        _PINNED_JSON.clear()
+    value = content_to_json(content)
+    _PINNED_JSON[id(content)] = (content, value)
+    return value
+
+
 def content_from_json(value: dict[str, Any]) -> BriefContent:
     return _content.validate_python(value)
 
@@ -120,7 +136,7 @@ def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
     """The row, with the derived columns queries filter on: timeout_at and the sweeper's next_deadline_at."""
     values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
     values.update(
-        brief=content_to_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
+        brief=pinned_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
         offered_by_id=a.offered_by.id, offered_by_on_behalf_of=a.offered_by.on_behalf_of, state=a.state.value, timeout_at=a.timeout_at,
         outcome=None if a.outcome is None else a.outcome.value, next_deadline_at=next_deadline(a, policy),
     )

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic_core import to_json
 from uuid_utils.compat import uuid7
 from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,13 +76,20 @@ class _TenantTable(Generic[T]):
     def _select(self) -> Any:
         return select(self.table)
 
+    def _columns(self) -> list[Any]:
+        """The columns `_select` reads, worked out once per repository class."""
+        cls = type(self)
+        if "_selected" not in cls.__dict__:
+            cls._selected = list(self._select().selected_columns)
+        return cls._selected  # type: ignore[attr-defined]
+
     async def _where_in(self, column: Any, values: list[Any], *, lock: bool = False) -> list[T]:
         """Rows whose `column` is one of `values`, in one statement; `lock` holds them (PostgreSQL) until commit."""
         if not values:
             return []
-        stmt = self._select().where(self._scoped(column.in_(values)))
+        stmt = select_matching(self._conn, self.table, column, values, *self._columns()).where(self._scoped())
         if lock:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(of=self.table)
         return await self._from_rows((await self._conn.execute(stmt)).all())
 
     async def _insert_many(self, items: list[T]) -> None:
@@ -141,6 +149,20 @@ class _TenantTable(Generic[T]):
         stmt = self._select().where(*where).order_by(column).limit(page.limit + 1)
         rows = (await self._conn.execute(stmt)).all()
         return Page.from_rows(await self._from_rows(rows), page)
+
+
+def select_matching(conn: AsyncConnection, table: Table, column: Any, values: list[Any], *columns: Any) -> Any:
+    """SELECT `columns` of the rows whose `column` is one of `values` (add the tenant condition).
+
+    On PostgreSQL the values are one array parameter joined as `unnest($1)`, not an IN list of 1,000
+    parameters: the statement is the same for any number of keys, and the plan stays an index lookup
+    per key, or at worst one hash join, even before a fresh table has statistics. (`= ANY($1)` there
+    compared every row of the tenant with every key: half a second for 1,000 keys in 10,000 rows.)"""
+    values = list(dict.fromkeys(values))
+    if conn.dialect.name == "postgresql":
+        keys = func.unnest(bindparam(None, values, type_=postgresql.ARRAY(column.type))).table_valued("v").render_derived(name="keys")
+        return select(*columns).select_from(table.join(keys, column == keys.c.v))
+    return select(*columns).where(column.in_(values))
 
 
 MAX_CHAIN_DEPTH = 1000
@@ -206,22 +228,20 @@ class SqlPeople(_TenantTable[Person]):
         await self._update_many(people)
 
     async def manager_edges(self, person_ids: list[UUID]) -> dict[UUID, UUID | None]:
-        """(person -> manager) for these people and everyone above them, in one recursive query."""
-        if not person_ids:
-            return {}
+        """(person -> manager) for these people and everyone above them: one primary-key lookup per level
+        of the org chart. (A recursive CTE from many people at once gets a hash join over the whole
+        table from PostgreSQL's planner: its cost grows with the tenant, this one with the chart's depth.)"""
         p = t.people.c
-        up = (
-            select(p.id.label("id"), p.manager_id.label("manager_id"), literal(1).label("depth"))
-            .where(p.tenant_id == self._tenant_id, p.id.in_(person_ids))
-            .cte("up", recursive=True)
-        )
-        up = up.union_all(
-            select(p.id, p.manager_id, up.c.depth + 1)
-            .join(up, and_(p.tenant_id == self._tenant_id, p.id == up.c.manager_id))
-            .where(up.c.depth < MAX_CHAIN_DEPTH)
-        )
-        rows = (await self._conn.execute(select(up.c.id, up.c.manager_id))).all()
-        return {row.id: row.manager_id for row in rows}
+        edges: dict[UUID, UUID | None] = {}
+        frontier = sorted(set(person_ids))
+        for _ in range(MAX_CHAIN_DEPTH):
+            if not frontier:
+                break
+            stmt = select_matching(self._conn, t.people, p.id, frontier, p.id, p.manager_id).where(p.tenant_id == self._tenant_id)
+            rows = (await self._conn.execute(stmt)).all()
+            edges.update({row.id: row.manager_id for row in rows})
+            frontier = sorted({row.manager_id for row in rows if row.manager_id is not None and row.manager_id not in edges})
+        return edges
 
     async def update(self, person: Person, expected_version: int) -> None:
         await self._cas(person, person.id, expected_version)
