@@ -14,7 +14,8 @@ from uuid import UUID
 from app.domain import access
 from app.domain.actors import Scope
 from app.domain.batch import Item, ItemResult, ItemStatus
-from app.domain.briefs import Brief
+from app.domain.assignment import Assignment
+from app.domain.briefs import Brief, BriefContent
 from app.domain.errors import Conflict, DomainError, InvalidInput, invalid
 from app.domain.people import Person
 from app.domain.ports import UnitOfWork
@@ -64,6 +65,12 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
 
     now = ctx.clock.now()
     created = []
+    offerable: dict[UUID, BriefContent | DomainError] = {}  # each brief checked once, not once per offer
+    for brief in (*briefs.values(), *briefs_by_key.values()):
+        try:
+            offerable[brief.id] = offerable_content(ctx, brief, brief.id)
+        except DomainError as exc:
+            offerable[brief.id] = exc
     for item in live:
         rec = item.record
         try:
@@ -73,33 +80,34 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
             if existing is not None:
                 results[item.index] = _already_offered(item.index, existing.id, existing.brief_id, existing.assignee_id, rec, brief, assignee)
                 continue
-            assignment = _offer(ctx, now, rec, brief, assignee, people, by_external, edges)
+            assignment = _offer(ctx, now, rec, brief, assignee, people, by_external, edges, offerable, me)
         except DomainError as exc:
             results[item.index] = ItemResult.failed(item.index, item_error(exc))
             continue
         created.append(assignment)
         results[item.index] = ItemResult(item.index, ItemStatus.CREATED, assignment.id)
     await uow.assignments.add_many(created)
-    for assignment in created:
-        await record(ctx, uow, "assignment.offered", assignment)
+    for assignment in created:  # new objects, changed no more here: no snapshot needed
+        await record(ctx, uow, "assignment.offered", assignment, snapshot=False)
     return [results[item.index] for item in items]
 
 
 def _offer(
     ctx: Context, now: datetime, rec: OfferRecord, brief: Brief | None, assignee: Person | None,
     people: dict[UUID, Person], by_external: dict[str, Person], edges: dict[UUID, UUID | None],
-):
+    offerable: dict[UUID, BriefContent | DomainError], me: UUID | None,
+) -> Assignment:
     brief_field, brief_ref = ("brief_id", rec.brief_id) if rec.brief_id else ("brief_key", rec.brief_key)
-    try:
-        content = offerable_content(ctx, brief, brief_ref)
-    except InvalidInput:
+    content = offerable.get(brief.id) if brief is not None else None
+    if content is None or isinstance(content, InvalidInput):
         raise invalid((brief_field,), f"No brief with {brief_field} {brief_ref}.", "unknown_brief", code="assignment.unknown_brief")
+    if isinstance(content, DomainError):
+        raise content.with_traceback(None)  # the brief's refusal, the same for each of its offers
     assignee_field, assignee_ref = ("assignee_id", rec.assignee_id) if rec.assignee_id else ("assignee_external_id", rec.assignee_external_id)
     assignee = require_assignee(assignee, assignee_ref, assignee_field)
-    if ctx.actor.person_id is not None:
+    if me is not None:  # a person offering: only to people below them
         chain = _chain(assignee.id, edges)
         if not access.can_offer_to(ctx.actor, chain):
-            me = ctx.actor.person_id
             visible = ctx.actor.is_admin or assignee.id == me or me in chain or assignee.id in _chain(me, edges)
             raise refused_offer(visible, assignee_ref, assignee_field)
     if rec.reviewer_id or rec.reviewer_external_id:

@@ -34,10 +34,11 @@ def check_if_match(current_version: int, expected_version: int | None) -> None:
 
 
 async def record(
-    ctx: Context, uow: UnitOfWork, type_: str, subject: Any, details: dict[str, Any] | None = None
+    ctx: Context, uow: UnitOfWork, type_: str, subject: Any, details: dict[str, Any] | None = None, *, snapshot: bool = True,
 ) -> Event:
-    """Append the event for a change, in the change's transaction. `data` is a snapshot of `subject`."""
-    event = build_event(ctx.ids.new_id(), uow.tenant_id, type_, ctx.clock.now(), ctx.actor.ref, subject, details)
+    """Append the event for a change, in the change's transaction. `data` is a snapshot of `subject`
+    (`snapshot=False`: `subject` itself, for a caller that changes it no more in this unit of work)."""
+    event = build_event(ctx.ids.new_id(), uow.tenant_id, type_, ctx.clock.now(), ctx.actor.ref, subject, details, snapshot=snapshot)
     await uow.events.add(event)
     return event
 

@@ -106,10 +106,10 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
         await uow.people.lock_hierarchy()
     await uow.people.add_many(_managers_first(creates))
     await uow.people.update_many(updates)
-    for person in creates:
-        await record(ctx, uow, "person.created", person)
+    for person in creates:  # written as they are and changed no more here: no snapshot needed
+        await record(ctx, uow, "person.created", person, snapshot=False)
     for person in updates:
-        await record(ctx, uow, "person.updated", person, {"changed": changed_fields[person.id]})
+        await record(ctx, uow, "person.updated", person, {"changed": changed_fields[person.id]}, snapshot=False)
     return [results[item.index] for item in items]
 
 

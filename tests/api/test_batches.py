@@ -224,3 +224,22 @@ async def test_a_manager_offers_in_batch_only_to_people_below_them(api: Api, dat
     offered = await api.assignment(body["results"][0]["id"])
     assert offered["offered_by"]["type"] == "person" and offered["offered_by"]["id"] == org.people["boss"]["id"]
     problem(await org.as_("boss", "POST", "/v1/people/batch", json={"items": []}), 403, "forbidden.missing_scope")
+
+
+async def test_a_large_offer_batch_reads_back_exactly_like_a_single_offer(api: Api) -> None:
+    """Past 200 rows PostgreSQL takes them by COPY: what comes back must be what one offer writes."""
+    await batch(api, "people", [{"external_id": "lead", "display_name": "Lead"}] +
+                [{"external_id": f"r-{i}", "display_name": f"R {i}", "manager_external_id": "lead"} for i in range(250)])
+    brief = await api.brief()
+    body = await batch(api, "assignments", [{"brief_id": brief["id"], "assignee_external_id": f"r-{i}", "external_ref": f"big-{i}",
+                                             "context_note": "Batch"} for i in range(250)])
+    assert body["counts"]["created"] == 250
+    single = await api.offered(brief_id=brief["id"], assignee_id=(await api.assignment(body["results"][0]["id"]))["assignee_id"],
+                               context_note="Batch")
+    batched = await api.assignment(body["results"][0]["id"])
+    differs = {"id", "external_ref", "created_at", "updated_at", "offer_expires_at"}
+    assert {k: v for k, v in batched.items() if k not in differs} == {k: v for k, v in single.items() if k not in differs}
+    listed = (await api.get("/v1/assignments", params={"state": "offered", "limit": 200})).json()
+    assert len(listed["items"]) == 200 and listed["next_cursor"]
+    events = await api.events(batched["id"])
+    assert [e["type"] for e in events] == ["assignment.offered"]

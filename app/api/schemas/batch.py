@@ -93,12 +93,14 @@ class OfferBatchItem(RequestModel):
 
     @model_validator(mode="after")
     def _one_of_each(self) -> "OfferBatchItem":
-        for a, b, required in (("brief_id", "brief_key", True), ("assignee_id", "assignee_external_id", True),
-                               ("reviewer_id", "reviewer_external_id", False)):
-            given = [name for name in (a, b) if getattr(self, name) is not None]
-            if len(given) > 1:
+        for a, b, required, first, second in (
+            ("brief_id", "brief_key", True, self.brief_id, self.brief_key),
+            ("assignee_id", "assignee_external_id", True, self.assignee_id, self.assignee_external_id),
+            ("reviewer_id", "reviewer_external_id", False, self.reviewer_id, self.reviewer_external_id),
+        ):
+            if first is not None and second is not None:
                 raise ValueError(f"give {a} or {b}, not both")
-            if required and not given:
+            if required and first is None and second is None:
                 raise ValueError(f"give {a} or {b}")
         return self
 

@@ -13,9 +13,12 @@ from uuid import UUID
 
 from pydantic_core import to_json
 from uuid_utils.compat import uuid7
-from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import sqltypes
+from app.repositories.sql.types import Seconds, UTCDateTime
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.assignment import OPEN_STATES, Assignment, State
@@ -66,8 +69,10 @@ class _TenantTable(Generic[T]):
             raise self._conflict(exc) from exc
 
     def _conflict(self, exc: IntegrityError) -> Conflict:
+        return self._conflict_named(str(exc.orig))
+
+    def _conflict_named(self, text: str) -> Conflict:
         """Name the unique field a write collided with; PostgreSQL names the constraint, SQLite the columns."""
-        text = str(exc.orig)
         for column, code in self.unique_fields.items():
             if f"uq_{self.table.name}_tenant_id_{column}" in text or f"{self.table.name}.{column}" in text:
                 return Conflict(f"A {self.kind} with this {column} already exists.", code=code)
@@ -87,21 +92,25 @@ class _TenantTable(Generic[T]):
         """Rows whose `column` is one of `values`, in one statement; `lock` holds them (PostgreSQL) until commit."""
         if not values:
             return []
-        stmt = select_matching(self._conn, self.table, column, values, *self._columns()).where(self._scoped())
-        if lock:
-            stmt = stmt.with_for_update(of=self.table)
-        return await self._from_rows((await self._conn.execute(stmt)).all())
+        stmt = select_matching(self._conn.dialect.name, column, self._columns(), lock=lock)
+        params = {"tenant": self._tenant_id, "keys": list(dict.fromkeys(values))}
+        return await self._from_rows((await self._conn.execute(stmt, params)).all())
 
     async def _insert_many(self, items: list[T]) -> None:
-        """One executemany, rows in the order given (so a row may reference one before it)."""
+        """One executemany (or on PostgreSQL, from _COPY_THRESHOLD rows, one COPY), rows in the order given."""
         if not items:
             return
         values = [self._values(item) for item in items]
         assert all(v["tenant_id"] == self._tenant_id for v in values), "writing into another tenant"
         try:
-            await self._conn.execute(insert(self.table), values)
+            if self._conn.dialect.name == "postgresql" and len(values) >= _COPY_THRESHOLD:
+                await copy_rows(self._conn, self.table, values)
+            else:
+                await self._conn.execute(insert(self.table), values)
         except IntegrityError as exc:
             raise self._conflict(exc) from exc
+        except asyncpg.IntegrityConstraintViolationError as exc:  # COPY goes to the driver directly
+            raise self._conflict_named(str(exc)) from exc
 
     async def _update_many(self, items: list[T]) -> None:
         """Write rows back by id in one executemany. The caller read them with `lock=True` in this unit of
@@ -151,18 +160,56 @@ class _TenantTable(Generic[T]):
         return Page.from_rows(await self._from_rows(rows), page)
 
 
-def select_matching(conn: AsyncConnection, table: Table, column: Any, values: list[Any], *columns: Any) -> Any:
-    """SELECT `columns` of the rows whose `column` is one of `values` (add the tenant condition).
+_MATCHING: dict[tuple[Any, ...], Any] = {}
 
-    On PostgreSQL the values are one array parameter joined as `unnest($1)`, not an IN list of 1,000
-    parameters: the statement is the same for any number of keys, and the plan stays an index lookup
-    per key, or at worst one hash join, even before a fresh table has statistics. (`= ANY($1)` there
-    compared every row of the tenant with every key: half a second for 1,000 keys in 10,000 rows.)"""
-    values = list(dict.fromkeys(values))
-    if conn.dialect.name == "postgresql":
-        keys = func.unnest(bindparam(None, values, type_=postgresql.ARRAY(column.type))).table_valued("v").render_derived(name="keys")
-        return select(*columns).select_from(table.join(keys, column == keys.c.v))
-    return select(*columns).where(column.in_(values))
+
+def select_matching(dialect: str, column: Any, columns: list[Any], *, lock: bool = False) -> Any:
+    """SELECT `columns` of one tenant's rows (parameter `tenant`) whose `column`, a unique key, is one of
+    the values in parameter `keys`. Built once per shape: wide tables cost SQLAlchemy more to assemble
+    the statement than PostgreSQL to run it.
+
+    On PostgreSQL the keys are one array parameter, and each is looked up on its own through
+    `unnest(:keys) CROSS JOIN LATERAL (… LIMIT 1)`: an index lookup per key whatever the planner thinks
+    of the table. (An IN list or `= ANY(:keys)` compared every row of the tenant with every key while a
+    fresh table had no statistics, and a plain join on unnest chose a scan of the whole tenant once a
+    bulk load had outgrown them: half a second or more for 1,000 keys.)"""
+    shape = (dialect, column, tuple(columns), lock)
+    stmt = _MATCHING.get(shape)
+    if stmt is not None:
+        return stmt
+    tenant = column.table.c.tenant_id == bindparam("tenant")
+    if dialect != "postgresql":
+        stmt = select(*columns).where(tenant, column.in_(bindparam("keys", expanding=True)))
+    else:
+        keys = func.unnest(bindparam("keys", type_=postgresql.ARRAY(column.type))).table_valued("v").render_derived(name="keys")
+        found = select(*columns).where(tenant, column == keys.c.v).limit(1)
+        if lock:
+            found = found.with_for_update()
+        found = found.lateral("found")
+        stmt = select(*(found.c[c.name] for c in columns)).select_from(keys).join(found, true())
+    _MATCHING[shape] = stmt
+    return stmt
+
+
+async def copy_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with PostgreSQL's COPY, in the caller's transaction: values go through each column's
+    own bind conversion (JSON as text, the UTC datetime type), as an INSERT would send them."""
+    names = list(rows[0])
+    convert = [_copy_converter(table.c[name].type, conn.dialect) for name in names]
+    records = [tuple(value if c is None else c(value) for c, value in zip(convert, row.values())) for row in rows]
+    driver = (await conn.get_raw_connection()).driver_connection
+    await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+def _copy_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, (UTCDateTime, Seconds)):  # our own decorators; the driver takes the rest as they are
+        bind = column_type.process_bind_param
+        return lambda value: None if value is None else bind(value, dialect)
+    effective = column_type.dialect_impl(dialect)  # the JSONB variant on PostgreSQL
+    if isinstance(effective, sqltypes.JSON):
+        null = None if effective.none_as_null else "null"
+        return lambda value: null if value is None else to_json(value).decode()
+    return None
 
 
 MAX_CHAIN_DEPTH = 1000
@@ -237,8 +284,8 @@ class SqlPeople(_TenantTable[Person]):
         for _ in range(MAX_CHAIN_DEPTH):
             if not frontier:
                 break
-            stmt = select_matching(self._conn, t.people, p.id, frontier, p.id, p.manager_id).where(p.tenant_id == self._tenant_id)
-            rows = (await self._conn.execute(stmt)).all()
+            stmt = select_matching(self._conn.dialect.name, p.id, [p.id, p.manager_id])
+            rows = (await self._conn.execute(stmt, {"tenant": self._tenant_id, "keys": frontier})).all()
             edges.update({row.id: row.manager_id for row in rows})
             frontier = sorted({row.manager_id for row in rows if row.manager_id is not None and row.manager_id not in edges})
         return edges
