@@ -17,6 +17,7 @@ from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event, type_matches
+from app.domain.imports import ImportJob, ImportRow
 from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
 from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
@@ -35,6 +36,8 @@ class _Store:
     evidence: dict[UUID, Evidence] = field(default_factory=dict)
     extensions: dict[UUID, Extension] = field(default_factory=dict)
     events: dict[UUID, Event] = field(default_factory=dict)
+    imports: dict[UUID, ImportJob] = field(default_factory=dict)
+    import_rows: dict[tuple[UUID, int], ImportRow] = field(default_factory=dict)
 
 
 def _page(items: list[Any], page: PageRequest) -> Page[Any]:
@@ -290,6 +293,37 @@ class MemoryEvents(_Repo):
         return [copy.deepcopy(e) for e in rows[:limit]]
 
 
+class MemoryImports(_Repo):
+    """Import jobs, and their rows keyed (job_id, line)."""
+
+    def __init__(self, rows: dict[UUID, Any], kind: str, lines: dict[tuple[UUID, int], ImportRow]) -> None:
+        super().__init__(rows, kind)
+        self.lines = lines
+
+    async def list(self, page: PageRequest, created_by: UUID | None = None) -> Page[ImportJob]:
+        return _page([j for j in self.rows.values() if created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of)], page)
+
+    async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
+        self.lines.update({(job_id, row.line): row for row in rows})
+
+    async def rows_after(self, job_id: UUID, line: int, limit: int) -> list[ImportRow]:
+        return sorted((r for (j, n), r in self.lines.items() if j == job_id and n > line), key=lambda r: r.line)[:limit]
+
+    async def settle(self, job_id: UUID, applied: list[int], refused: list[ImportRow]) -> None:
+        for line in applied:
+            self.lines.pop((job_id, line), None)
+        self.lines.update({(job_id, row.line): row for row in refused})
+
+    async def errors(self, job_id: UUID, page: PageRequest) -> Page[ImportRow]:
+        after = page.after if isinstance(page.after, int) else 0
+        found = [r for r in await self.rows_after(job_id, after, 10**9) if r.problem is not None]
+        return Page.from_rows(found[: page.limit + 1], page, key=lambda row: row.line)
+
+    async def drop_rows(self, job_id: UUID) -> None:
+        for key in [k for k in self.lines if k[0] == job_id]:
+            del self.lines[key]
+
+
 class MemoryUnitOfWork:
     def __init__(self, stores: dict[UUID, _Store], tenant_id: UUID) -> None:
         self._stores, self.tenant_id = stores, tenant_id
@@ -309,12 +343,13 @@ class MemoryUnitOfWork:
         self.evidence = MemoryEvidence(w.evidence, "evidence")
         self.extensions = MemoryExtensions(w.extensions, "extension")
         self.events = MemoryEvents(w.events, "event")
+        self.imports = MemoryImports(w.imports, "import", w.import_rows)
         return self
 
     async def commit(self) -> None:
         """Compare-and-set against what other units of work committed meanwhile, then publish the writes."""
         live = self._stores.setdefault(self.tenant_id, _Store())
-        repos = {name: getattr(self, name) for name in vars(live)}
+        repos = {name: getattr(self, name) for name in vars(live) if name != "import_rows"}
         for name, repo in repos.items():
             for item_id, expected in repo.expected.items():
                 current = getattr(live, name).get(item_id)
@@ -326,6 +361,7 @@ class MemoryUnitOfWork:
         for name, repo in repos.items():
             for item_id in repo.written:
                 getattr(live, name)[item_id] = copy.deepcopy(repo.rows[item_id])
+        live.import_rows = copy.deepcopy(self._work.import_rows)
         self.committed = True
 
     async def __aexit__(self, *exc: object) -> None:
