@@ -1,10 +1,12 @@
 """Bulk benchmark: people and offers through the batch API, beside a plain asyncpg executemany, in one run.
 
-    python -m bench.bulk [--people 100000] [--offers 100000] [--batch 1000]
+    python -m bench.bulk [--people 100000] [--offers 100000] [--batch 1000] [--engine postgresql|sqlite]
 
-In a PostgreSQL database of its own (stint_bench_bulk), two tenants. Into the first, a bare asyncpg
-`executemany` writes the rows (people with their managers, then offers with their pinned brief) in
-chunks of `--batch`: the fastest way to put the same rows into the same tables. Into the second,
+In a database of its own (PostgreSQL: stint_bench_bulk; SQLite: a file under bench/results/), two
+tenants. Into the first, a bare driver `executemany` (asyncpg; for SQLite, the sqlite3 module, with
+the values already in the column's stored form) writes the rows (people with their managers, then
+offers with their pinned brief) in chunks of `--batch`: the fastest way to put the same rows into
+the same tables. Into the second,
 Stint (under uvicorn, one worker, in a process of its own) takes the same records through
 `POST /v1/people/batch` and `POST /v1/assignments/batch`, `--batch` items a call, with everything it
 does besides: validation, managers resolved by external_id, one event per row, and the answer per
@@ -32,7 +34,8 @@ from app.domain.assignment import Assignment, State
 from app.domain.deadlines import ReminderPolicy
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database, make_engine
-from app.repositories.sql.mapping import assignment_values, content_to_json
+from app.repositories.sql.mapping import assignment_values
+from app.repositories.sql.migrations import upgrade
 from app.services import tenants
 from bench.pg import SERVER, fresh_database
 from bench.servers import Server
@@ -76,54 +79,99 @@ async def setup(url: str) -> tuple[str, UUID]:
 
 
 # -- the raw path ----------------------------------------------------------------
-async def raw_people(conn: asyncpg.Connection, tenant: UUID, records: list[dict[str, Any]], batch: int) -> float:
+class PostgresRaw:
+    """asyncpg's executemany: it encodes the values itself, inside the timing."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    def stored(self, table: str, columns: list[str], rows: list[tuple]) -> list[tuple]:
+        json_columns = {"brief", "levels", "content", "published"}
+        return [tuple(json.dumps(v) if c in json_columns and v is not None else v for c, v in zip(columns, row)) for row in rows]
+
+    async def executemany(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        placeholders = ", ".join(f"${i + 1}::jsonb" if c in ("brief", "levels", "content", "published") else f"${i + 1}" for i, c in enumerate(columns))
+        await self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class SqliteRaw:
+    """sqlite3's executemany, with the values already in the form SQLAlchemy stores them on SQLite
+    (UUIDs as hex, datetimes as text, JSON as text): that conversion is done before the timing."""
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        from sqlalchemy.dialects import sqlite
+
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.dialect = sqlite.dialect()
+
+    def stored(self, table: str, columns: list[str], rows: list[tuple]) -> list[tuple]:
+        from app.repositories.sql import tables as t
+
+        processors = [getattr(t, table).c[c].type.bind_processor(self.dialect) for c in columns]
+        return [tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row)) for row in rows]
+
+    async def executemany(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        self.db.execute("BEGIN")
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows)
+        self.db.execute("COMMIT")
+
+    async def close(self) -> None:
+        self.db.close()
+
+
+async def raw_people(raw: Any, tenant: UUID, records: list[dict[str, Any]], batch: int) -> tuple[float, dict[str, UUID]]:
     ids, now = Uuid7Ids(), datetime.now(UTC)
     by_external = {r["external_id"]: ids.new_id() for r in records}
-    rows = [
+    rows = raw.stored("people", list(PEOPLE_COLUMNS), [
         (tenant, by_external[r["external_id"]], r["external_id"], r["display_name"], r["email"],
          by_external.get(r.get("manager_external_id", "")), r["team"], r["title"], True, 1, now, now, False)
         for r in records
-    ]
-    sql = f"INSERT INTO people ({', '.join(PEOPLE_COLUMNS)}) VALUES ({', '.join(f'${i + 1}' for i in range(len(PEOPLE_COLUMNS)))})"
+    ])
     started = time.perf_counter()
     for start in range(0, len(rows), batch):
-        await conn.executemany(sql, rows[start:start + batch])
-    return len(rows) / (time.perf_counter() - started)
+        await raw.executemany("people", list(PEOPLE_COLUMNS), rows[start:start + batch])
+    return len(rows) / (time.perf_counter() - started), by_external
 
 
-async def raw_offers(conn: asyncpg.Connection, tenant: UUID, count: int, people: int, batch: int) -> float:
+async def raw_offers(raw: Any, tenant: UUID, count: int, people: dict[str, UUID], records: list[dict[str, Any]], batch: int) -> float:
     """The same offers as the API makes: every column of an assignment row, its pinned brief included."""
-    ids, now = Uuid7Ids(), datetime.now(UTC)
-    skill, brief = ids.new_id(), ids.new_id()
-    await conn.execute("INSERT INTO skills (tenant_id, id, key, name, levels, version, created_at, updated_at)"
-                       " VALUES ($1, $2, 'sql', 'SQL', $3::jsonb, 1, $4, $4)", tenant, skill, json.dumps(LEVELS), now)
     from app.api.schemas.catalog import BriefCreate
+    from app.repositories.sql.mapping import brief_values, skill_values
+    from app.domain.briefs import Brief, BriefStatus
+    from app.domain.skills import Skill, SkillLevel
 
-    content = BriefCreate.model_validate({"title": "T", "instructions": "I", "skill_id": str(skill), "target_level": 2,
+    ids, now = Uuid7Ids(), datetime.now(UTC)
+    skill = Skill(ids.new_id(), tenant, "sql", "SQL", None, None, None, tuple(SkillLevel(**level) for level in LEVELS), 1, now, now)
+    content = BriefCreate.model_validate({"title": "T", "instructions": "I", "skill_id": str(skill.id), "target_level": 2,
                                           "timebox": "PT3H", "rubric": RUBRIC}).content()
-    await conn.execute(
-        "INSERT INTO briefs (tenant_id, id, skill_id, status, revision, published_revision, content, published, version, created_at, updated_at)"
-        " VALUES ($1, $2, $3, 'published', 1, 1, $4::jsonb, $4::jsonb, 1, $5, $5)", tenant, brief, skill, json.dumps(content_to_json(content)), now,
-    )
-    people_rows = await conn.fetch("SELECT id, manager_id FROM people WHERE tenant_id = $1 AND manager_id IS NOT NULL ORDER BY id LIMIT $2", tenant, people)
-    policy = ReminderPolicy()
+    brief = Brief(ids.new_id(), tenant, content, BriefStatus.PUBLISHED, 1, 1, content, 1, now, now)
+    for table, values in (("skills", skill_values(skill)), ("briefs", brief_values(brief))):
+        columns = list(values)
+        await raw.executemany(table, columns, raw.stored(table, columns, [tuple(values.values())]))
+    managers = {r["external_id"]: people.get(r.get("manager_external_id", "")) for r in records}
+    assignees = [(people[r["external_id"]], managers[r["external_id"]]) for r in records if managers[r["external_id"]]]
     template = assignment_values(Assignment(
-        id=ids.new_id(), tenant_id=tenant, brief_id=brief, brief_version=1, brief=content, assignee_id=people_rows[0]["id"],
-        reviewer_id=people_rows[0]["manager_id"], offered_by=ActorRef(ActorType.API_KEY, ids.new_id()), state=State.OFFERED,
+        id=ids.new_id(), tenant_id=tenant, brief_id=brief.id, brief_version=1, brief=content, assignee_id=assignees[0][0],
+        reviewer_id=assignees[0][1], offered_by=ActorRef(ActorType.API_KEY, ids.new_id()), state=State.OFFERED,
         offer_expires_at=now + timedelta(days=7), created_at=now, updated_at=now, external_ref="x",
-    ), policy)
+    ), ReminderPolicy())
     columns = list(template)
-    template["brief"] = json.dumps(template["brief"])
     rows = []
     for i in range(count):
-        person = people_rows[i % len(people_rows)]
-        values = template | {"id": ids.new_id(), "assignee_id": person["id"], "reviewer_id": person["manager_id"], "external_ref": f"offer-{i}"}
+        assignee, reviewer = assignees[i % len(assignees)]
+        values = template | {"id": ids.new_id(), "assignee_id": assignee, "reviewer_id": reviewer, "external_ref": f"offer-{i}"}
         rows.append(tuple(values[c] for c in columns))
-    placeholders = ", ".join(f"${i + 1}::jsonb" if c == "brief" else f"${i + 1}" for i, c in enumerate(columns))
-    sql = f"INSERT INTO assignments ({', '.join(columns)}) VALUES ({placeholders})"
+    rows = raw.stored("assignments", columns, rows)
     started = time.perf_counter()
     for start in range(0, len(rows), batch):
-        await conn.executemany(sql, rows[start:start + batch])
+        await raw.executemany("assignments", columns, rows[start:start + batch])
     return count / (time.perf_counter() - started)
 
 
@@ -139,16 +187,29 @@ async def api_batches(client: httpx.AsyncClient, path: str, items: list[dict[str
     return len(items) / (time.perf_counter() - started)
 
 
-async def main(people: int, offers: int, batch: int) -> dict[str, Any]:
-    url = await fresh_database(DATABASE)
+async def main(people: int, offers: int, batch: int, engine: str = "postgresql") -> dict[str, Any]:
+    if engine == "sqlite":
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / "bulk-bench.db"
+        for leftover in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
+            leftover.unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+        migrated = make_engine(url)
+        await upgrade(migrated)
+        await migrated.dispose()
+    else:
+        url = await fresh_database(DATABASE)
     secret, raw_tenant = await setup(url)
     records = person_records(people)
-    conn = await asyncpg.connect(f"{SERVER}/{DATABASE}")
+    raw: Any = SqliteRaw(str(path)) if engine == "sqlite" else PostgresRaw(await asyncpg.connect(f"{SERVER}/{DATABASE}"))
     try:
-        raw_people_rate = await raw_people(conn, raw_tenant, records, batch)
-        raw_offers_rate = await raw_offers(conn, raw_tenant, offers, people, batch)
-        await conn.execute("ANALYZE")
+        raw_people_rate, people_ids = await raw_people(raw, raw_tenant, records, batch)
+        raw_offers_rate = await raw_offers(raw, raw_tenant, offers, people_ids, records, batch)
     finally:
+        await raw.close()
+    if engine == "postgresql":
+        conn = await asyncpg.connect(f"{SERVER}/{DATABASE}")
+        await conn.execute("ANALYZE")
         await conn.close()
 
     server = Server("project", "app.main:create_app", {"STINT_DATABASE_URL": url, "STINT_RATE_LIMIT_PER_SECOND": "0", "STINT_LOG_LEVEL": "warning"}, factory=True)
@@ -170,7 +231,7 @@ async def main(people: int, offers: int, batch: int) -> dict[str, Any]:
     finally:
         server.stop()
     return {
-        "benchmark": "bulk", "at": datetime.now(UTC).isoformat(), "people": people, "offers": offers, "batch": batch,
+        "benchmark": "bulk", "engine": engine, "at": datetime.now(UTC).isoformat(), "people": people, "offers": offers, "batch": batch,
         "phases": [
             {"phase": "people", "raw_rows_per_s": round(raw_people_rate), "api_rows_per_s": round(api_people_rate),
              "ratio": round(api_people_rate / raw_people_rate, 3)},
@@ -187,11 +248,12 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--offers", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
-    report = asyncio.run(main(args.people, args.offers, args.batch))
+    report = asyncio.run(main(args.people, args.offers, args.batch, args.engine))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"bulk-{report['at'][:19].replace(':', '')}.json").write_text(json.dumps(report, indent=2))
-    print(f"{args.people:,} people, then {args.offers:,} offers, {args.batch} per call")
+    (RESULTS / f"bulk-{args.engine}-{report['at'][:19].replace(':', '')}.json").write_text(json.dumps(report, indent=2))
+    print(f"{args.engine}: {args.people:,} people, then {args.offers:,} offers, {args.batch} per call")
     print(f"{'phase':10}{'raw rows/s':>12}{'API rows/s':>12}{'ratio':>8}{'target':>8}")
     for phase in report["phases"]:
         print(f"{phase['phase']:10}{phase['raw_rows_per_s']:>12,}{phase['api_rows_per_s']:>12,}{phase['ratio']:>8.2f}{TARGET:>8.2f}")
