@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_import_jobs'))
     )
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
-        batch_op.create_index('ix_import_jobs_pending', ['created_at'], unique=False, postgresql_where=sa.text("state IN ('queued', 'running')"), sqlite_where=sa.text("state IN ('queued', 'running')"))
+        batch_op.create_index('ix_import_jobs_pending', ['created_at'], unique=False, postgresql_where=sa.text("state IN ('receiving', 'queued', 'running')"), sqlite_where=sa.text("state IN ('receiving', 'queued', 'running')"))
 
     op.create_table('import_rows',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -71,6 +71,6 @@ def downgrade() -> None:
 
     op.drop_table('import_rows')
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_import_jobs_pending', postgresql_where=sa.text("state IN ('queued', 'running')"), sqlite_where=sa.text("state IN ('queued', 'running')"))
+        batch_op.drop_index('ix_import_jobs_pending', postgresql_where=sa.text("state IN ('receiving', 'queued', 'running')"), sqlite_where=sa.text("state IN ('receiving', 'queued', 'running')"))
 
     op.drop_table('import_jobs')

@@ -22,6 +22,8 @@ log = logging.getLogger("stint.worker")
 
 LEASE = timedelta(minutes=2)
 """How long a worker holds a job without committing a chunk before another may take it over."""
+UPLOAD_GIVEN_UP_AFTER = timedelta(hours=1)
+"""A job still receiving its file this long after it began has lost its upload (its server died)."""
 
 
 def decode(kind: ImportKind, rows: list[ImportRow], instance: str) -> tuple[list[Any], dict[int, dict[str, Any]]]:
@@ -41,6 +43,7 @@ async def process_one(
 ) -> ImportReport:
     """Claim the oldest pending job and apply it to the end: or `max_chunks` chunks of it, or until `stop`
     is set, when the job is handed back at once for any worker to go on with."""
+    await database.fail_broken_uploads(clock.now() - UPLOAD_GIVEN_UP_AFTER, clock.now())
     claimed = await database.claim_import(clock.now(), LEASE)
     if claimed is None:
         return ImportReport(None, 0)

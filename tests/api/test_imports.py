@@ -8,11 +8,15 @@ from typing import Any
 
 import httpx
 
+from app.domain.imports import ImportFormat, ImportKind
 from app.main import create_app
 from app.repositories.clock import Uuid7Ids
 from app.repositories.sql.database import Database
+from app.services import imports as import_service
+from app.services.context import Context
+from app.services.tenants import authenticate_key
 from app.settings import Settings
-from app.workers.imports import drain, process_one
+from app.workers.imports import LEASE, drain, process_one
 from tests.support import Api, problem
 
 PEOPLE_CSV = (
@@ -146,7 +150,7 @@ async def test_a_worker_that_stops_mid_file_is_taken_over_after_its_last_chunk(a
 
 async def test_a_claimed_job_whose_worker_died_is_resumed_when_its_lease_ends(api: Api, database: Database) -> None:
     job = (await upload(api, "people", "external_id,display_name\na,A\nb,B\n")).json()
-    assert await database.claim_import(api.clock.now(), __import__("app.workers.imports", fromlist=["LEASE"]).LEASE) is not None
+    assert await database.claim_import(api.clock.now(), LEASE) is not None
     assert (await process_one(database, api.clock, Uuid7Ids())).job is None, "the lease is still held"
     api.clock.advance(minutes=3)
     await drain(database, api.clock, Uuid7Ids())
@@ -160,3 +164,15 @@ async def test_the_same_upload_with_the_same_idempotency_key_is_one_job(api: Api
     assert again.json()["id"] == first.json()["id"]
     problem(await upload(api, "people", PEOPLE_CSV + "wd-9,Nine,,,,\n", headers={"Idempotency-Key": "people-2026-12-01"}), 422, "idempotency.key_reused")
     assert len((await api.get("/v1/imports")).json()["items"]) == 1
+
+
+async def test_an_upload_whose_server_died_is_failed_by_the_worker_an_hour_on(api: Api, database: Database) -> None:
+    actor = await authenticate_key(database, api.client.headers["Authorization"].split()[1])
+    ctx = Context(actor=actor, clock=api.clock, ids=Uuid7Ids(), uow_factory=database.uow)  # type: ignore[arg-type]
+    job = await import_service.start(ctx, ImportKind.PEOPLE, ImportFormat.CSV)  # then the process serving it dies
+    await drain(database, api.clock, Uuid7Ids())
+    assert (await api.get(f"/v1/imports/{job.id}")).json()["state"] == "receiving", "an upload under way is left alone"
+    api.clock.advance(hours=2)
+    await drain(database, api.clock, Uuid7Ids())
+    failed = (await api.get(f"/v1/imports/{job.id}")).json()
+    assert (failed["state"], failed["error"]) == ("failed", "The upload broke off before the file was in.")

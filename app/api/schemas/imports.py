@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -65,7 +64,7 @@ class ImportErrorList(ListOf[ImportErrorOut]):
     pass
 
 
-def error_csv_row(job_id: UUID, row: ImportRow) -> list[Any]:
+def error_csv_row(row: ImportRow) -> list[Any]:
     problem = row.problem or {}
     fields = ";".join(".".join(str(p) for p in e.get("loc", [])) for e in problem.get("errors") or [])
     return [row.line, problem.get("code", ""), fields, problem.get("detail", "")]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic_core import to_json
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from app.api.deps import Ctx
 from app.api.errors import domain_problem

@@ -24,6 +24,7 @@ from app.api.problems import problem_responses
 from app.api.schemas.imports import ERROR_CSV_HEADER, ImportErrorList, ImportErrorOut, ImportJobList, ImportJobOut, error_csv_row
 from app.domain.errors import DomainError, FieldProblem, InvalidInput, invalid
 from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportRow
+from app.domain.pagination import MAX_LIMIT, PageRequest
 from app.services import imports
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -172,8 +173,6 @@ async def list_import_errors(
 
 
 async def _errors_csv(ctx: Ctx, import_id: UUID) -> StreamingResponse:
-    from app.domain.pagination import MAX_LIMIT, PageRequest
-
     first = await imports.errors(ctx, import_id, PageRequest(limit=MAX_LIMIT))  # 404 before the download starts
 
     async def lines():  # type: ignore[no-untyped-def]
@@ -183,7 +182,7 @@ async def _errors_csv(ctx: Ctx, import_id: UUID) -> StreamingResponse:
         writer.writerow(ERROR_CSV_HEADER)
         while True:
             for row in page.items:
-                writer.writerow(error_csv_row(import_id, row))
+                writer.writerow(error_csv_row(row))
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -328,6 +328,23 @@ class Database:
             raise
         return row.tenant_id, row.id, row.version + 1
 
+    async def fail_broken_uploads(self, received_before: datetime, now: datetime) -> int:
+        """Jobs still `receiving` long after they began lost their upload (the process serving it died):
+        mark them failed and drop their rows."""
+        j, r = t.import_jobs.c, t.import_rows.c
+        async with self.engine.begin() as conn:
+            stale = (await conn.execute(
+                select(j.tenant_id, j.id).where(j.state == "receiving", j.created_at < received_before).limit(100)
+            )).all()
+            for tenant_id, job_id in stale:
+                await conn.execute(t.import_rows.delete().where(r.tenant_id == tenant_id, r.job_id == job_id))
+                await conn.execute(
+                    update(t.import_jobs).where(j.tenant_id == tenant_id, j.id == job_id, j.state == "receiving")
+                    .values(state="failed", error="The upload broke off before the file was in.", finished_at=now,
+                            updated_at=now, version=j.version + 1)
+                )
+        return len(stale)
+
     async def operations_stats(self, now: datetime) -> OperationsStats:
         d, a = t.webhook_deliveries.c, t.assignments.c
         async with self.engine.connect() as conn:

@@ -367,7 +367,7 @@ class ImportJobRow(SQLModel, table=True):
     # The worker's claim is cross-tenant by nature, like the sweeper's; only unfinished jobs are in it.
     __table_args__ = (
         Index("ix_import_jobs_pending", "created_at",
-              postgresql_where=text("state IN ('queued', 'running')"), sqlite_where=text("state IN ('queued', 'running')")),
+              postgresql_where=text("state IN ('receiving', 'queued', 'running')"), sqlite_where=text("state IN ('receiving', 'queued', 'running')")),
     )
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
