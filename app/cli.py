@@ -58,11 +58,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     logs.configure(settings.log_level)
 
     async def work(database: Database) -> None:
-        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # logged once SIGTERM is handled: from here on it stops the worker cleanly
+        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
         async with httpx.AsyncClient(limits=delivery_limits()) as client:
             sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
             await run_all(database, sender, SystemClock(), Uuid7Ids(), settings, stop)

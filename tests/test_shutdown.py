@@ -29,6 +29,19 @@ def _wait_exit(process: subprocess.Popen, seconds: float) -> int | None:
         return None
 
 
+def _wait_for_line(process: subprocess.Popen, marker: bytes, timeout: float) -> bytes:
+    """Read the process's stderr until a line holds `marker` (a slow machine may take seconds to start)."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()  # type: ignore[union-attr]
+        seen += line
+        if marker in line:
+            return seen
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"no {marker!r} within {timeout} s: {seen.decode(errors='replace')[-2000:]}")
+
+
 def test_sigterm_stops_the_server_and_its_worker_cleanly(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}"
     env = os.environ | {"STINT_DATABASE_URL": url, "STINT_SHUTDOWN_TIMEOUT_SECONDS": "5"}
@@ -56,7 +69,7 @@ def test_sigterm_stops_the_server_and_its_worker_cleanly(tmp_path: Path) -> None
 
     worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.5)
+    started = _wait_for_line(worker, b"worker started", 30)  # its SIGTERM handler is in place from then on
     worker.send_signal(signal.SIGTERM)
     assert _wait_exit(worker, 10) == 0
-    assert b"Traceback" not in worker.stderr.read()
+    assert b"Traceback" not in started + worker.stderr.read()

@@ -13,7 +13,6 @@ from app.domain.ports import Clock, IdGenerator, WebhookSender
 from app.repositories.sql.database import Database
 from app.services.sweeper import tick
 from app.services.webhooks import deliver_due
-from app.workers.imports import log_report, process_one
 from app.settings import Settings
 
 log = logging.getLogger("stint.worker")
@@ -71,6 +70,8 @@ async def run_deliveries(
 
 async def run_imports(database: Database, clock: Clock, ids: IdGenerator, *, interval: float, stop: asyncio.Event) -> None:
     """Apply queued import jobs until `stop`: back to back while there are some, then every `interval` seconds."""
+    from app.workers.imports import log_report, process_one  # reads rows with the API's schemas: loaded when first needed
+
     while not stop.is_set():
         report = None
         try:
