@@ -194,7 +194,15 @@ class Database:
     # -- the tenant directory ----------------------------------------------
     async def _run(self, stmt: Any, *, write: bool = False) -> Any:
         try:
-            async with (self.engine.begin() if write else self.engine.connect()) as conn:
+            conn = await self.engine.connect()
+        except Exception as exc:  # no connection at all (a server that refuses, a SQLite file that cannot open)
+            if _is_unavailable(exc) or isinstance(exc, DBAPIError):
+                raise StorageUnavailable() from exc
+            raise
+        try:
+            if not write:
+                return await conn.execute(stmt)
+            async with conn.begin():
                 return await conn.execute(stmt)
         except IntegrityError:
             raise
@@ -202,6 +210,8 @@ class Database:
             if _is_unavailable(exc):
                 raise StorageUnavailable() from exc
             raise
+        finally:
+            await conn.close()
 
     async def add_tenant(self, tenant: Tenant) -> None:
         try:
