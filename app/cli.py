@@ -150,6 +150,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         print("stint: give --key or set STINT_API_KEY (an API key with the write scope for this kind)", file=sys.stderr)
         return 2
     url = (args.url or os.environ.get("STINT_URL") or get_settings().public_url).rstrip("/")
+    if not 1 <= args.batch_size <= 1000:
+        print("stint: --batch-size is 1 to 1000", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),

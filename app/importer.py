@@ -5,8 +5,10 @@ The approach, for anyone scripting their own import:
 - read the file as a stream and turn each row into a batch item (`app.api.files`, the same reading
   the server's /v1/imports does);
 - send items in batches to `POST /v1/{kind}/batch`, each with an `Idempotency-Key` derived from the
-  file's SHA-256, the run and the batch number: a batch re-sent after a crash is answered, not
-  applied, again;
+  file's SHA-256, the run (a random id per run) and the batch number: a batch re-sent after a crash
+  is answered, not applied, again, while a new run of the same file is applied afresh;
+- people refused only because their manager had not been sent yet are sent again at the end, so a
+  file need not list managers before their reports;
 - after each batch the server acknowledged, write down how far the run got (a small JSON file next to
   the input); a run that stops (crash, Ctrl-C, lost network) resumes after the last acknowledged batch;
 - retry what is worth retrying (429 after `Retry-After`, 409 for a batch still in flight, 5xx and lost
@@ -22,6 +24,7 @@ import csv
 import hashlib
 import json
 import os
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,15 +46,18 @@ class ImportAborted(Exception):
 
 @dataclass
 class RunState:
-    """How far a run of this file got; kept next to the file until the run completes."""
+    """How far a run of this file got; kept next to the file (a completed run's stays, to show it finished)."""
 
     sha256: str
     kind: str
     batch_size: int
-    run: int = 1
+    run_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    """New for every run (and every dry run): a run's keys never meet another run's answers."""
     batches_done: int = 0
     rows_done: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0, "error": 0})
+    deferred: list[int] = field(default_factory=list)
+    """Lines of people refused only because their manager was not in yet: sent again at the end."""
     completed: bool = False
 
 
@@ -130,7 +136,7 @@ class Importer:
         if (saved.sha256, saved.kind, saved.batch_size) != (sha, self.kind.value, self.batch_size):
             return fresh  # another file, kind or batch size: a run of its own
         if saved.completed:
-            return RunState(sha, self.kind.value, self.batch_size, run=saved.run + 1)
+            return fresh
         return saved
 
     def _save_state(self, state: RunState) -> None:
@@ -152,20 +158,29 @@ class Importer:
 
         reader, stream = records(self.path, self.kind, self.format, counted)
         errors = ErrorsFile(self.errors_path, fresh=state.batches_done == 0)
+        deferred_lines = set(state.deferred)
+        held: list[Record] = []  # the deferred rows themselves
         try:
             for number, batch in enumerate(batches(stream, self.batch_size)):
-                if number < state.batches_done:
-                    continue  # acknowledged in an earlier run
-                results = await self._send(state, number, batch)
+                if number < state.batches_done:  # acknowledged in an earlier run
+                    held += [record for record in batch if record.line in deferred_lines]
+                    continue
+                results = await self._send(state, f"{number}", batch)
                 for record, result in zip(batch, results):
-                    state.counts[result["status"]] += 1
-                    if result["status"] == "error":
-                        errors.add(reader.header, record, result["problem"])
+                    if self._manager_not_in_yet(result):
+                        held.append(record)
+                        state.deferred.append(record.line)
+                        continue
+                    self._count(state, errors, reader.header, record, result)
                 state.batches_done, state.rows_done = number + 1, state.rows_done + len(batch)
-                errors.flush()
-                if not self.dry_run:
-                    self._save_state(state)
+                self._checkpoint(state, errors)
                 self.progress(read_bytes, total_bytes, state.rows_done)
+            # People whose manager came later in the file: the managers are in now.
+            for batch in batches(iter(held), self.batch_size):
+                for record, result in zip(batch, await self._send(state, f"again-{batch[0].line}", batch)):
+                    self._count(state, errors, reader.header, record, result)
+                    state.deferred.remove(record.line)
+                self._checkpoint(state, errors)
         finally:
             errors.close()
         state.completed = True
@@ -175,13 +190,29 @@ class Importer:
         return Summary(state.rows_done, dict(state.counts), self.errors_path if refused else None, resumed_from,
                        time.monotonic() - started)
 
-    async def _send(self, state: RunState, number: int, batch: list[Record]) -> list[dict[str, Any]]:
+    def _manager_not_in_yet(self, result: dict[str, Any]) -> bool:
+        problem = result.get("problem") or {}
+        return self.kind is ImportKind.PEOPLE and problem.get("code") == "person.unknown_manager"
+
+    @staticmethod
+    def _count(state: RunState, errors: "ErrorsFile", header: list[str] | None, record: Record, result: dict[str, Any]) -> None:
+        state.counts[result["status"]] += 1
+        if result["status"] == "error":
+            errors.add(header, record, result["problem"])
+
+    def _checkpoint(self, state: RunState, errors: "ErrorsFile") -> None:
+        """After a batch the server answered: its refused rows on disk, then how far the run got."""
+        errors.flush()
+        if not self.dry_run:
+            self._save_state(state)
+
+    async def _send(self, state: RunState, batch_name: str, batch: list[Record]) -> list[dict[str, Any]]:
         """Results for every record of the batch, in order: rows that are not items are refused here."""
         local = {i: _local_problem(r) for i, r in enumerate(batch) if r.problem is not None}
         items = [r.item for i, r in enumerate(batch) if i not in local]
         answered: list[dict[str, Any]] = []
         if items:
-            key = f"stint-import-{state.sha256[:24]}-{self.kind.value}-r{state.run}-b{self.batch_size}-{number}"
+            key = f"stint-import-{state.sha256[:24]}-{self.kind.value}-{state.run_id}-b{self.batch_size}-{batch_name}"
             answered = await self._post(items, key)
         results, sent = [], iter(answered)
         for i in range(len(batch)):

@@ -129,3 +129,28 @@ def test_the_command_needs_a_key_and_a_file(tmp_path: Path, monkeypatch: pytest.
     assert "STINT_API_KEY" in capsys.readouterr().err
     assert main(["import", str(path), "--kind", "people", "--key", "stint_x", "--url", "http://127.0.0.1:9", "--quiet", "--retries", "0"]) == 1
     assert "could not be reached" in capsys.readouterr().err
+
+
+async def test_reports_before_their_managers_in_another_batch_go_in_all_the_same(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "unsorted.csv"
+    path.write_text("external_id,display_name,manager_external_id\n"
+                    + "".join(f"r-{i},Report {i},boss\n" for i in range(25)) + "boss,The Boss,\nlost,Lost,nobody\n")
+    summary = await Importer(api.client, path, ImportKind.PEOPLE, batch_size=10, sleep=no_sleep).run()
+    assert summary.counts == {"created": 26, "updated": 0, "unchanged": 0, "error": 1}
+    found = await people(api)
+    assert all(found[f"r-{i}"]["manager_id"] == found["boss"]["id"] for i in range(25))
+    rows = list(csv.reader(summary.errors_path.open()))  # type: ignore[union-attr]
+    assert [r[:2] for r in rows[1:]] == [["28", "person.unknown_manager"]], "only the one whose manager is nowhere"
+
+
+async def test_a_dry_run_then_the_real_run_and_a_rerun_without_its_state(api: Api, tmp_path: Path) -> None:
+    path = copy(tmp_path, "people.csv")
+    checked = await Importer(api.client, path, ImportKind.PEOPLE, dry_run=True, sleep=no_sleep).run()
+    assert checked.counts["created"] == 11 and await people(api) == {}
+    assert (await Importer(api.client, path, ImportKind.PEOPLE, sleep=no_sleep).run()).counts["created"] == 11
+    maria = (await people(api))["wd-1001"]
+    assert (await api.patch(f"/v1/people/{maria['id']}", {"display_name": "Changed elsewhere"})).status_code == 200
+    (tmp_path / "people.csv.stint-import.json").unlink()
+    again = await Importer(api.client, path, ImportKind.PEOPLE, sleep=no_sleep).run()
+    assert again.counts == {"created": 0, "updated": 1, "unchanged": 10, "error": 0}, "a new run is applied, not replayed"
+    assert (await people(api))["wd-1001"]["display_name"] == "Maria Lopez"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -38,6 +39,36 @@ REQUIRED_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
 """Every file row names its record by these, so running the same file again changes nothing."""
 
 MEDIA_TYPES = {"text/csv": ImportFormat.CSV, "application/x-ndjson": ImportFormat.NDJSON}
+
+
+_OPENING_QUOTE = re.compile(r',"')
+_REST_OF_QUOTED = re.compile(r'(?:[^"]|"")*"(?!")')
+"""From inside a quoted field to its closing quote (a doubled quote is an escaped one)."""
+
+
+def _ends_in_quotes(line: str, in_quotes: bool) -> bool:
+    """Whether a CSV line ends inside a quoted field, given whether it began inside one."""
+    position = 0
+    if not in_quotes and line.startswith('"'):
+        in_quotes, position = True, 1
+    while True:
+        if in_quotes:
+            closing = _REST_OF_QUOTED.match(line, position)
+            if closing is None:
+                return True
+            in_quotes, position = False, closing.end()
+        opening = _OPENING_QUOTE.search(line, position)
+        if opening is None:
+            return False
+        in_quotes, position = True, opening.end()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class BadHeader(ValueError):
+    """The first record of a CSV file is not a header that can be read."""
 
 
 class BadCell(ValueError):
@@ -112,7 +143,9 @@ class Record:
 class RecordReader:
     """Text in (as it arrives, in any pieces), records out: CSV (header first) or NDJSON.
 
-    A CSV record may span lines inside quotes; it ends at a newline once its quotes balance, as in RFC 4180.
+    A CSV record may span lines inside a quoted field (RFC 4180): it ends at a newline outside one. A
+    field is quoted only if it starts with a quote, so a stray `"` inside a cell (`5" tall`) is a
+    character, as Python's csv module reads it, and never swallows the lines after it.
     """
 
     def __init__(self, kind: ImportKind, fmt: ImportFormat) -> None:
@@ -120,7 +153,7 @@ class RecordReader:
         self.header: list[str] | None = None
         self._pending = ""
         self._record: list[str] = []
-        self._quotes = 0
+        self._in_quotes = False
         self._line = 0
         self._record_line = 1
 
@@ -148,13 +181,22 @@ class RecordReader:
         if not self._record:
             self._record_line = self._line
         self._record.append(line)
-        self._quotes += line.count('"')
-        if self._quotes % 2:
+        self._in_quotes = _ends_in_quotes(line, self._in_quotes)
+        if self._in_quotes:
             return
-        text, self._record, self._quotes = "".join(self._record), [], 0
+        text, self._record = "".join(self._record), []
         if not text.strip():
             return
-        fields = next(csv.reader([text]))
+        try:
+            fields = next(csv.reader([text]))
+        except csv.Error as exc:  # a quote inside an unquoted cell, a cell over the size limit…
+            if self.header is None:
+                raise BadHeader(f"the header cannot be read as CSV: {exc}") from None
+            yield Record(self._record_line, problem=(None, f"this row cannot be read as CSV: {exc}", "csv_invalid"), raw=(text[:200],))
+            return
+        if "\x00" in text:
+            yield Record(self._record_line, problem=(None, "this row holds a NUL character", "csv_invalid"), raw=(text[:200],))
+            return
         if self.header is None:
             self.header = [name.strip() for name in fields]
             return
@@ -162,10 +204,12 @@ class RecordReader:
 
     def _ndjson(self, line: str) -> Record:
         raw = (line.rstrip("\r\n"),)
+        if "\x00" in line or "\\u0000" in line:
+            return Record(self._line, problem=(None, "this line holds a NUL character", "json_invalid"), raw=raw)
         try:
-            item = json.loads(line)
-        except ValueError:
-            return Record(self._line, problem=(None, "this line is not a JSON object", "json_invalid"), raw=raw)
+            item = json.loads(line, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return Record(self._line, problem=(None, "this line is not a JSON object (JSON, without NaN or Infinity)", "json_invalid"), raw=raw)
         missing = missing_key(self.kind, item)
         if missing:
             return Record(self._line, problem=(missing, f"{missing} is required in an import file", "missing"), raw=raw)

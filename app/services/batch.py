@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Awaitable, Callable, TypeVar
 
 from app.domain.batch import Item, ItemResult
-from app.domain.errors import DomainError, InvalidInput, invalid
+from app.domain.errors import Conflict, DomainError, InvalidInput, invalid
 from app.domain.ports import UnitOfWork
 from app.services.context import Context
 
@@ -14,13 +14,26 @@ R = TypeVar("R")
 Apply = Callable[[Context, UnitOfWork, list[Item[R]]], Awaitable[list[ItemResult]]]
 
 
+RACE_RETRIES = 2
+
+
 async def run(ctx: Context, apply: Apply[R], items: list[Item[R]], *, dry_run: bool = False) -> list[ItemResult]:
-    """Apply a batch in one unit of work; a dry run checks everything the same way and commits nothing."""
-    async with ctx.uow() as uow:
-        results = await apply(ctx, uow, items)
-        if not dry_run:
-            await uow.commit()
-    return results
+    """Apply a batch in one unit of work; a dry run checks everything the same way and commits nothing.
+
+    A Conflict out of `apply` comes from storage, never from an item (those are in the results): another
+    writer got there first (the same new key, a deadlock). The whole batch is then checked and applied
+    again from the start, so what the other writer did counts, instead of failing every item."""
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            async with ctx.uow() as uow:
+                results = await apply(ctx, uow, items)
+                if not dry_run:
+                    await uow.commit()
+            return results
+        except Conflict:
+            if attempt == RACE_RETRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def first_seen(items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key") -> dict[Any, Item[Any]]:

@@ -45,6 +45,10 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
     ctx.actor.require(Scope.PEOPLE_WRITE)
     results: dict[int, ItemResult] = {}
     live = first_seen(items, lambda r: r.external_id, results, "external_id")
+    if any(i.record.manager_given for i in live.values()):
+        # First, as a single change of manager does: the loop check below then sees no reporting line
+        # move under it, and every writer takes the locks in the same order (hierarchy, then people).
+        await uow.people.lock_hierarchy()
     existing = await uow.people.by_external_ids(list(live), lock=True)
     now = ctx.clock.now()
 
@@ -102,8 +106,6 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
         changed_fields[person.id] = changed
         results[live[external_id].index] = ItemResult(live[external_id].index, ItemStatus.UPDATED, person.id)
 
-    if any(p.manager_id is not None for p in creates) or any("manager_id" in changed_fields[p.id] for p in updates):
-        await uow.people.lock_hierarchy()
     await uow.people.add_many(_managers_first(creates))
     await uow.people.update_many(updates)
     for person in creates:  # written as they are and changed no more here: no snapshot needed

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.api.errors import domain_problem
 from app.api.schemas.batch import ITEM_MODELS, validate_items
-from app.domain.errors import ConcurrentUpdate, StorageUnavailable
+from app.domain.errors import Conflict, StorageUnavailable
 from app.domain.imports import CHUNK_ROWS, ImportJob, ImportKind, ImportRow, ImportState
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.sql.database import Database
@@ -60,8 +60,12 @@ async def process_one(
                 if job is None:
                     break  # another worker took it over
                 await uow.commit()
-        except ConcurrentUpdate:
-            break  # another worker took it over between our read and our write
+        except Conflict:
+            # Another worker took the job over between our read and our write, or a concurrent writer got
+            # there first (the same new key, a deadlock): the chunk rolled back whole. Hand the job back
+            # (a no-op if another worker holds it), and the next claim tries the chunk again.
+            await _hand_back(database, tenant_id, job_id, version, clock)
+            break
         except StorageUnavailable:
             raise
         except Exception as exc:  # a chunk that can never apply must not stop the queue: fail the job, keep the trace

@@ -2,8 +2,8 @@
 
 The body is read piece by piece into rows (app.api.files), stored in chunks of 1,000; the job is
 queued once the last row is in, and answered 202 with its URL. A row that cannot be read is kept
-with its problem; a file that cannot be read at all (bad header, not UTF-8) is a 4xx and leaves
-nothing behind.
+with its problem. A file that cannot be read at all (a bad header, not UTF-8) is a 4xx: nothing of
+it is applied, and if it broke only after its first rows, the job is left `failed` with the reason.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import Ctx, Paging, page_body
 from app.api.errors import validation_problem
-from app.api.files import Record, RecordReader, format_of, header_problems
+from app.api.files import BadHeader, Record, RecordReader, format_of, header_problems
 from app.api.problems import problem_responses
 from app.api.schemas.imports import ERROR_CSV_HEADER, ImportErrorList, ImportErrorOut, ImportJobList, ImportJobOut, error_csv_row
 from app.domain.errors import DomainError, FieldProblem, InvalidInput, invalid
@@ -71,12 +71,19 @@ class Upload:
             text = self.decoder.decode(chunk)
         except UnicodeDecodeError:
             raise UnreadableFile("The file is not UTF-8 text.") from None
-        for record in self.reader.feed(text):
-            await self._take(record)
+        try:
+            for record in self.reader.feed(text):
+                await self._take(record)
+        except BadHeader as exc:
+            raise InvalidInput([FieldProblem(("body", "header"), str(exc), "csv_header")], code="import.bad_header") from None
         if self.reader.header is not None and self.job is None:
             await self._start()
 
     async def close(self) -> ImportJob:
+        try:
+            self.decoder.decode(b"", final=True)  # a file that ends inside a UTF-8 sequence
+        except UnicodeDecodeError:
+            raise UnreadableFile("The file is not UTF-8 text (it ends inside a character).") from None
         for record in self.reader.close():
             await self._take(record)
         if self.job is None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.domain.deadlines import ReminderPolicy
-from app.domain.errors import Conflict, StorageUnavailable
+from app.domain.errors import ConcurrentUpdate, Conflict, StorageUnavailable
 from app.domain.identity import IdentityProvider
 from app.domain.idempotency import KEPT_FOR, Attempt, Begun, StoredResponse
 from app.domain.keys import ApiKey, Tenant
@@ -137,6 +137,13 @@ class SqlUnitOfWork:
                 raise
         if exc is not None and _is_unavailable(exc):
             raise StorageUnavailable() from exc
+        if exc is not None and _is_contention(exc):
+            raise ConcurrentUpdate("data") from exc
+
+
+def _is_contention(exc: BaseException) -> bool:
+    """PostgreSQL broke a deadlock, or refused to serialise: the transaction is sound, only unlucky."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 class SqlSweepUnitOfWork(SqlUnitOfWork):

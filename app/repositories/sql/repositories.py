@@ -93,7 +93,8 @@ class _TenantTable(Generic[T]):
         if not values:
             return []
         stmt = select_matching(self._conn.dialect.name, column, self._columns(), lock=lock)
-        params = {"tenant": self._tenant_id, "keys": list(dict.fromkeys(values))}
+        keys = sorted(set(values)) if lock else list(dict.fromkeys(values))  # locks taken in one order: no deadlocks
+        params = {"tenant": self._tenant_id, "keys": keys}
         return await self._from_rows((await self._conn.execute(stmt, params)).all())
 
     async def _insert_many(self, items: list[T]) -> None:
