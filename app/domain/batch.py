@@ -47,23 +47,3 @@ class TooManyItems(DomainError):
 
     def __init__(self, count: int) -> None:
         super().__init__(f"A batch holds at most {MAX_BATCH_ITEMS} items; this one has {count}. Split it, or use an import job.")
-
-
-class Missing:
-    """The marker for a field an item did not send (as opposed to an explicit null)."""
-
-    _instance: "Missing | None" = None
-
-    def __new__(cls) -> "Missing":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING = Missing()

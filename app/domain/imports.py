@@ -80,6 +80,9 @@ class ImportJob:
     lease_until: datetime | None = None
     error: str | None = None
     finished_at: datetime | None = None
+    retry_after_line: int | None = None
+    """People only: once every row was applied, the second pass over the rows refused because their
+    manager was not in yet, from after this line (None: not begun)."""
 
     @property
     def progress(self) -> float:
@@ -108,6 +111,16 @@ class ImportJob:
         self.rows_processed += len(statuses)
         for status in statuses:
             self.counts[status] += 1
+        self.updated_at = now
+        self.version += 1
+
+    def retried(self, last_line: int, statuses: list[ItemStatus], now: datetime) -> None:
+        """Rows refused in the first pass were tried again up to `last_line`: those that went in now count as such."""
+        self.retry_after_line = last_line
+        for status in statuses:
+            if status is not ItemStatus.ERROR:
+                self.counts[ItemStatus.ERROR] -= 1
+                self.counts[status] += 1
         self.updated_at = now
         self.version += 1
 

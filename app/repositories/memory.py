@@ -17,7 +17,7 @@ from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event, type_matches
-from app.domain.imports import ImportJob, ImportRow
+from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
 from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
@@ -300,19 +300,20 @@ class MemoryImports(_Repo):
         super().__init__(rows, kind)
         self.lines = lines
 
-    async def list(self, page: PageRequest, created_by: UUID | None = None) -> Page[ImportJob]:
-        return _page([j for j in self.rows.values() if created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of)], page)
+    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
+        return _page([j for j in self.rows.values() if j.kind in kinds and (created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of))], page)
 
     async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
         self.lines.update({(job_id, row.line): row for row in rows})
 
-    async def rows_after(self, job_id: UUID, line: int, limit: int) -> list[ImportRow]:
-        return sorted((r for (j, n), r in self.lines.items() if j == job_id and n > line), key=lambda r: r.line)[:limit]
+    async def rows_after(self, job_id: UUID, line: int, limit: int, *, refused: bool = False) -> list[ImportRow]:
+        found = (r for (j, n), r in self.lines.items() if j == job_id and n > line and (not refused or r.problem is not None))
+        return sorted(found, key=lambda r: r.line)[:limit]
 
     async def settle(self, job_id: UUID, applied: list[int], refused: list[ImportRow]) -> None:
         for line in applied:
             self.lines.pop((job_id, line), None)
-        self.lines.update({(job_id, row.line): row for row in refused})
+        self.lines.update({(job_id, row.line): ImportRow(row.line, self.lines[(job_id, row.line)].data, row.problem) for row in refused})
 
     async def errors(self, job_id: UUID, page: PageRequest) -> Page[ImportRow]:
         after = page.after if isinstance(page.after, int) else 0

@@ -61,7 +61,8 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
     managers = sorted({p.manager_id for p in people.values() if p.manager_id and p.manager_id not in people})
     people.update(await uow.people.get_many(managers))
     me = ctx.actor.person_id
-    edges = await uow.people.manager_edges(sorted({*people, *([me] if me else [])})) if me is not None else {}
+    offered_to = {a.assignee_id for a in taken.values()}
+    edges = await uow.people.manager_edges(sorted({*people, *offered_to, *([me] if me else [])})) if me is not None else {}
 
     now = ctx.clock.now()
     created = []
@@ -78,6 +79,9 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
             brief = briefs.get(rec.brief_id) if rec.brief_id else briefs_by_key.get(rec.brief_key or "")
             assignee = people.get(rec.assignee_id) if rec.assignee_id else by_external.get(rec.assignee_external_id or "")
             if existing is not None:
+                seen_as = access.standing(ctx.actor, existing, _chain(existing.assignee_id, edges))
+                if seen_as is not access.INTEGRATION and not seen_as.visible:  # never confirm what the caller cannot see
+                    raise Conflict(f"external_ref '{rec.external_ref}' is already in use.", code="assignment.external_ref_taken")
                 results[item.index] = _already_offered(item.index, existing.id, existing.brief_id, existing.assignee_id, rec, brief, assignee)
                 continue
             assignment = _offer(ctx, now, rec, brief, assignee, people, by_external, edges, offerable, me)

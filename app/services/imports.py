@@ -96,9 +96,12 @@ async def get(ctx: Context, job_id: UUID) -> ImportJob:
 
 
 async def list_(ctx: Context, page: PageRequest) -> Page[ImportJob]:
+    """The jobs of the kinds the caller may import (and, for people, the ones they started)."""
+    kinds = tuple(kind for kind, scope in KIND_SCOPE.items() if ctx.actor.has(scope))
+    if not kinds:
+        return Page([], None)
     async with ctx.uow(readonly=True) as uow:
-        found = await uow.imports.list(page, created_by=_created_by_caller(ctx))
-    return Page([job for job in found.items if ctx.actor.has(KIND_SCOPE[job.kind])], found.next_after)
+        return await uow.imports.list(page, kinds=kinds, created_by=_created_by_caller(ctx))
 
 
 async def errors(ctx: Context, job_id: UUID, page: PageRequest) -> Page[ImportRow]:
@@ -107,22 +110,40 @@ async def errors(ctx: Context, job_id: UUID, page: PageRequest) -> Page[ImportRo
         return await uow.imports.errors(job_id, page)
 
 
+MANAGER_NOT_IN_YET = "person.unknown_manager"
+
+
 async def apply_next_chunk(
     ctx_for: Callable[[ImportJob], Context], uow: UnitOfWork, job_id: UUID, version: int,
     decode: Decode, render: Render, *, chunk: int, lease: timedelta,
 ) -> ImportJob | None:
     """Apply the next `chunk` rows of a job this worker holds at `version`, in the caller's unit of work
-    (which commits), and renew the lease. Returns the job as it is now, or None when another worker has it."""
+    (which commits), and renew the lease. Returns the job as it is now, or None when another worker has it.
+
+    A file of people need not list managers before their reports: once every row was applied, the rows
+    refused because their manager was not in yet are tried once more, chunk by chunk."""
     job = await uow.imports.get(job_id)
     if job is None or job.version != version or job.state is not ImportState.RUNNING:
         return None
     ctx = ctx_for(job)
     now = ctx.clock.now()
-    rows = await uow.imports.rows_after(job.id, job.cursor, chunk)
-    if not rows:
+    rows = [] if job.retry_after_line is not None else await uow.imports.rows_after(job.id, job.cursor, chunk)
+    if rows:
+        statuses = await _apply_rows(ctx, uow, job, rows, decode, render)
+        job.advance(rows[-1].line, statuses, now)
+    elif job.kind is ImportKind.PEOPLE and (retry := await uow.imports.rows_after(job.id, job.retry_after_line or 0, chunk, refused=True)):
+        again = [ImportRow(row.line, row.data) for row in retry if row.data is not None and (row.problem or {}).get("code") == MANAGER_NOT_IN_YET]
+        statuses = await _apply_rows(ctx, uow, job, again, decode, render) if again else []
+        job.retried(retry[-1].line, statuses, now)
+    else:
         job.complete(now)
-        await uow.imports.update(job, version)
-        return job
+    job.lease_until = None if job.state is ImportState.COMPLETED else now + lease
+    await uow.imports.update(job, version)
+    return job
+
+
+async def _apply_rows(ctx: Context, uow: UnitOfWork, job: ImportJob, rows: list[ImportRow], decode: Decode, render: Render) -> list[ItemStatus]:
+    """Apply the rows not refused already; drop those applied, keep the refused with their problem. What became of each row."""
     instance = f"/v1/imports/{job.id}"
     items, problems = decode(job.kind, [row for row in rows if row.problem is None], instance)
     results = {r.index: r for r in await APPLY[job.kind](ctx, uow, items)} if items else {}
@@ -142,7 +163,4 @@ async def apply_next_chunk(
             applied.append(row.line)
             statuses.append(result.status if result else ItemStatus.UNCHANGED)
     await uow.imports.settle(job.id, applied, refused)
-    job.advance(rows[-1].line, statuses, now)
-    job.lease_until = now + lease
-    await uow.imports.update(job, version)
-    return job
+    return statuses

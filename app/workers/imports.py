@@ -11,6 +11,7 @@ from typing import Any
 
 from app.api.errors import domain_problem
 from app.api.schemas.batch import ITEM_MODELS, validate_items
+from app.domain.actors import ActorType
 from app.domain.errors import Conflict, StorageUnavailable
 from app.domain.imports import CHUNK_ROWS, ImportJob, ImportKind, ImportRow, ImportState
 from app.domain.ports import Clock, IdGenerator
@@ -48,6 +49,10 @@ async def process_one(
     if claimed is None:
         return ImportReport(None, 0)
     tenant_id, job_id, version = claimed
+    refusal = await _may_still_import(database, tenant_id, job_id)
+    if refusal is not None:
+        await _fail(database, tenant_id, job_id, clock, refusal)
+        return ImportReport(None, 0)
 
     def ctx_for(job: ImportJob) -> Context:
         return Context(actor=job.acting_as(), clock=clock, ids=ids, uow_factory=database.uow)
@@ -79,6 +84,21 @@ async def process_one(
     if job is not None and job.state is ImportState.RUNNING and job.version == version:
         await _hand_back(database, tenant_id, job_id, version, clock)
     return ImportReport(job, chunks)
+
+
+async def _may_still_import(database: Database, tenant_id: Any, job_id: Any) -> str | None:
+    """Rows are applied as the caller who sent the file: one whose key was revoked, or who left since, no longer may."""
+    async with database.uow(tenant_id, readonly=True) as uow:
+        job = await uow.imports.get(job_id)
+        person_id = None if job is None else job.actor.id if job.actor.type is ActorType.PERSON else job.actor.on_behalf_of
+        person = None if person_id is None else await uow.people.get(person_id)
+    if job is None:
+        return None
+    if person_id is not None and (person is None or not person.active):
+        return "The person who sent the file is no longer active."
+    if job.actor.type is ActorType.API_KEY and job.actor.id is not None and not await database.key_is_active(tenant_id, job.actor.id):
+        return "The API key that sent the file has been revoked."
+    return None
 
 
 async def _hand_back(database: Database, tenant_id: Any, job_id: Any, version: int, clock: Clock) -> None:

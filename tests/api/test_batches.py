@@ -243,3 +243,16 @@ async def test_a_large_offer_batch_reads_back_exactly_like_a_single_offer(api: A
     assert len(listed["items"]) == 200 and listed["next_cursor"]
     events = await api.events(batched["id"])
     assert [e["type"] for e in events] == ["assignment.offered"]
+
+
+async def test_an_offer_already_made_that_the_caller_cannot_see_is_not_confirmed(api: Api, database: Database) -> None:
+    org = await build_org(api, database)
+    brief = await api.brief()
+    hidden = await api.offered(brief_id=brief["id"], assignee_id=org.people["colleague"]["id"],
+                               reviewer_id=org.people["admin"]["id"], external_ref="secret-ref")
+    response = await org.as_("boss", "POST", "/v1/assignments/batch", json={"items": [
+        {"brief_id": brief["id"], "assignee_id": org.people["assignee"]["id"], "external_ref": "secret-ref"},
+    ]})
+    result = response.json()["results"][0]
+    assert (result["status"], result["id"], result["problem"]["code"]) == ("error", None, "assignment.external_ref_taken")
+    assert hidden["id"] not in response.text, "the hidden assignment's id is not given away"

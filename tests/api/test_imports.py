@@ -10,9 +10,10 @@ import httpx
 
 from app.domain.imports import ImportFormat, ImportKind
 from app.main import create_app
-from app.repositories.clock import Uuid7Ids
+from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.services import imports as import_service
+from app.services import tenants
 from app.services.context import Context
 from app.services.tenants import authenticate_key
 from app.settings import Settings
@@ -176,3 +177,28 @@ async def test_an_upload_whose_server_died_is_failed_by_the_worker_an_hour_on(ap
     await drain(database, api.clock, Uuid7Ids())
     failed = (await api.get(f"/v1/imports/{job.id}")).json()
     assert (failed["state"], failed["error"]) == ("failed", "The upload broke off before the file was in.")
+
+
+async def test_people_before_their_manager_in_a_later_chunk_go_in_on_a_second_pass(api: Api, database: Database) -> None:
+    body = ("external_id,display_name,manager_external_id\n" + "".join(f"r-{i},Report {i},boss\n" for i in range(12))
+            + "boss,The Boss,\nlost,Lost,nobody\n")
+    job = (await upload(api, "people", body)).json()
+    while (await process_one(database, api.clock, Uuid7Ids(), chunk=5)).job is not None:
+        pass
+    done = (await api.get(f"/v1/imports/{job['id']}")).json()
+    assert (done["state"], done["counts"]) == ("completed", {"created": 13, "updated": 0, "unchanged": 0, "failed": 1})
+    people = {p["external_id"]: p for p in (await api.get("/v1/people", params={"limit": 200})).json()["items"]}
+    assert all(people[f"r-{i}"]["manager_id"] == people["boss"]["id"] for i in range(12))
+    errors = (await api.get(f"/v1/imports/{job['id']}/errors")).json()["items"]
+    assert [(e["line"], e["problem"]["code"]) for e in errors] == [(15, "person.unknown_manager")]
+
+
+async def test_a_file_sent_with_a_key_revoked_before_it_is_applied_is_not_applied(api: Api, database: Database) -> None:
+    key = await api.make_key(["people:write"])
+    job = (await upload(api, "people", "external_id,display_name\nx,X\n", headers={"Authorization": f"Bearer {key}"})).json()
+    actor = await authenticate_key(database, key)
+    await tenants.revoke_key(database, SystemClock(), api.tenant_slug, actor.id)  # type: ignore[union-attr, arg-type]
+    await drain(database, api.clock, Uuid7Ids())
+    failed = (await api.get(f"/v1/imports/{job['id']}")).json()
+    assert (failed["state"], failed["error"]) == ("failed", "The API key that sent the file has been revoked.")
+    assert (await api.get("/v1/people")).json()["items"] == []

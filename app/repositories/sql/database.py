@@ -244,6 +244,11 @@ class Database:
         stmt = select(t.api_keys).where(t.api_keys.c.tenant_id == tenant_id).order_by(t.api_keys.c.id)
         return [m.key_from(row) for row in (await self._run(stmt)).all()]
 
+    async def key_is_active(self, tenant_id: UUID, key_id: UUID) -> bool:
+        c = t.api_keys.c
+        stmt = select(c.id).where(c.tenant_id == tenant_id, c.id == key_id, c.revoked_at.is_(None))
+        return (await self._run(stmt)).first() is not None
+
     async def revoke_key(self, tenant_id: UUID, key_id: UUID, at: datetime) -> bool:
         stmt = (
             update(t.api_keys)

@@ -346,7 +346,7 @@ def import_job_values(job: ImportJob) -> dict[str, Any]:
     return {
         "tenant_id": job.tenant_id, "id": job.id, "kind": job.kind.value, "format": job.format.value, "state": job.state.value,
         "actor_type": job.actor.type.value, "actor_id": job.actor.id, "actor_on_behalf_of": job.actor.on_behalf_of,
-        "scopes": sorted(s.value for s in job.scopes), "options": {}, "rows_read": job.rows_read,
+        "scopes": sorted(s.value for s in job.scopes), "options": {} if job.retry_after_line is None else {"retry_after_line": job.retry_after_line}, "rows_read": job.rows_read,
         "rows_processed": job.rows_processed, **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
         "failed": job.counts[ItemStatus.ERROR], "cursor": job.cursor, "lease_until": job.lease_until, "error": job.error,
         "version": job.version, "created_at": job.created_at, "updated_at": job.updated_at, "finished_at": job.finished_at,
@@ -362,4 +362,5 @@ def import_job_from(row: Row) -> ImportJob:
         scopes=frozenset(Scope(s) for s in m["scopes"]), version=m["version"], created_at=m["created_at"],
         updated_at=m["updated_at"], rows_read=m["rows_read"], rows_processed=m["rows_processed"], counts=counts,
         cursor=m["cursor"], lease_until=m["lease_until"], error=m["error"], finished_at=m["finished_at"],
+        retry_after_line=(m["options"] or {}).get("retry_after_line"),
     )

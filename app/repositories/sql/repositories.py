@@ -26,7 +26,7 @@ from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.deadlines import ReminderPolicy, next_deadline
 from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event
-from app.domain.imports import ImportJob, ImportRow
+from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.pagination import InvalidCursor, Page, PageRequest, cursor_deadline, cursor_id, deadline_key
 from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
@@ -1039,8 +1039,11 @@ class SqlImports(_TenantTable[ImportJob]):
     async def update(self, job: ImportJob, expected_version: int) -> None:
         await self._cas(job, job.id, expected_version)
 
-    async def list(self, page: PageRequest, created_by: UUID | None = None) -> Page[ImportJob]:
-        conditions = [] if created_by is None else [or_(self.table.c.actor_id == created_by, self.table.c.actor_on_behalf_of == created_by)]
+    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
+        c = self.table.c
+        conditions = [c.kind.in_([k.value for k in kinds])]
+        if created_by is not None:
+            conditions.append(or_(c.actor_id == created_by, c.actor_on_behalf_of == created_by))
         return await self._page(page, *conditions)
 
     async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
@@ -1049,17 +1052,18 @@ class SqlImports(_TenantTable[ImportJob]):
                 {"tenant_id": self._tenant_id, "job_id": job_id, "line": r.line, "data": r.data, "problem": r.problem} for r in rows
             ])
 
-    async def rows_after(self, job_id: UUID, line: int, limit: int) -> list[ImportRow]:
+    async def rows_after(self, job_id: UUID, line: int, limit: int, *, refused: bool = False) -> list[ImportRow]:
         r = t.import_rows.c
         stmt = (
             select(r.line, r.data, r.problem)
-            .where(r.tenant_id == self._tenant_id, r.job_id == job_id, r.line > line)
+            .where(r.tenant_id == self._tenant_id, r.job_id == job_id, r.line > line, *([r.problem.is_not(None)] if refused else []))
             .order_by(r.line).limit(limit)
         )
         return [ImportRow(row.line, row.data, row.problem) for row in (await self._conn.execute(stmt)).all()]
 
     async def settle(self, job_id: UUID, applied: list[int], refused: list[ImportRow]) -> None:
-        """Rows applied are dropped (the job counts them); refused ones keep their problem for the error report."""
+        """Rows applied are dropped (the job counts them); refused ones keep their problem for the error
+        report, and their data for a second try (people whose manager comes later in the file)."""
         r = t.import_rows.c
         if applied:
             await self._conn.execute(t.import_rows.delete().where(r.tenant_id == self._tenant_id, r.job_id == job_id, r.line.in_(applied)))
@@ -1067,7 +1071,7 @@ class SqlImports(_TenantTable[ImportJob]):
             stmt = (
                 update(t.import_rows)
                 .where(r.tenant_id == bindparam("w_tenant"), r.job_id == bindparam("w_job"), r.line == bindparam("w_line"))
-                .values(problem=bindparam("w_problem"), data=null())
+                .values(problem=bindparam("w_problem"))
             )
             await self._conn.execute(stmt, [
                 {"w_tenant": self._tenant_id, "w_job": job_id, "w_line": row.line, "w_problem": row.problem} for row in refused
