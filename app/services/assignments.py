@@ -72,16 +72,21 @@ def offerable_content(ctx: Context, brief: Brief | None, brief_ref: object) -> B
     return brief.offerable()
 
 
+def _named_by(field: str) -> str:
+    """How an error names what the caller sent: `id …`, or `assignee_external_id …`."""
+    return "id" if field.endswith("_id") and not field.endswith("external_id") else field
+
+
 def require_assignee(assignee: Person | None, assignee_ref: object, field: str = "assignee_id") -> Person:
     if assignee is None or not assignee.active:
-        raise invalid(("body", field), f"No active person with id {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+        raise invalid(("body", field), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
     return assignee
 
 
 def refused_offer(visible: bool, assignee_ref: object, field: str = "assignee_id") -> DomainError:
     """A person offering to someone not below them: invisible people stay unknown, visible ones are a 403."""
     if not visible:
-        return invalid(("body", field), f"No active person with id {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+        return invalid(("body", field), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
     return PermissionDenied("A person can offer work only to people below them in the manager chain.", code="forbidden.not_manager")
 
 
@@ -97,7 +102,7 @@ def check_reviewer(
     if reviewer is None or not reviewer.active:
         if reviewer_ref is None:
             raise invalid(("body", field), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
-        raise invalid(("body", field), f"No active person with id {reviewer_ref}.", "unknown_person", code="assignment.unknown_reviewer")
+        raise invalid(("body", field), f"No active person with {_named_by(field)} {reviewer_ref}.", "unknown_person", code="assignment.unknown_reviewer")
 
 
 def new_offer(
