@@ -7,13 +7,14 @@ relationship explicit: nothing can lazy-load behind a request's back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime, timedelta
 from typing import Any, Callable, Generic, TypeVar
 from uuid import UUID
 
 from pydantic_core import to_json
 from uuid_utils.compat import uuid7
-from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, case, func, insert, literal, null, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +34,25 @@ from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _insert_statement(table: Table) -> Any:
+    """INSERT INTO table, built once: the values come as execute() parameters, so SQLAlchemy's compiled cache
+    serves every call instead of a statement (and its cache key) being rebuilt from a values dict each time."""
+    return insert(table)
+
+
+@functools.cache
+def _cas_statement(table: Table, columns: tuple[str, ...]) -> Any:
+    """The compare-and-set UPDATE of `columns`, built once per table and column set (parameters k_tenant,
+    k_id and k_version select the row and the version it must still have)."""
+    c = table.c
+    return (
+        update(table)
+        .where(c.tenant_id == bindparam("k_tenant"), c.id == bindparam("k_id"), c.version == bindparam("k_version"))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 class _TenantTable(Generic[T]):
@@ -59,7 +79,7 @@ class _TenantTable(Generic[T]):
         values = self._values(item)
         assert values["tenant_id"] == self._tenant_id, "writing into another tenant"
         try:
-            await self._conn.execute(insert(self.table).values(values))
+            await self._conn.execute(_insert_statement(self.table), values)
         except IntegrityError as exc:
             raise self._conflict(exc) from exc
 
@@ -82,13 +102,15 @@ class _TenantTable(Generic[T]):
         return [type(self).from_row(row) for row in rows]
 
     async def _cas(self, item: T, item_id: UUID, expected_version: int) -> None:
-        values = self._values(item)
+        await self._cas_values(self._values(item), item_id, expected_version)
+
+    async def _cas_values(self, values: dict[str, Any], item_id: UUID, expected_version: int) -> None:
+        """UPDATE … SET every column in `values` WHERE tenant, id and version match; a row that moved on is ConcurrentUpdate."""
+        values.pop("tenant_id", None)
+        values.pop("id", None)
+        values.update(k_tenant=self._tenant_id, k_id=item_id, k_version=expected_version)
         try:
-            result = await self._conn.execute(
-                update(self.table)
-                .where(self._scoped(self.table.c.id == item_id, self.table.c.version == expected_version))
-                .values(values)
-            )
+            result = await self._conn.execute(_cas_statement(self.table, tuple(name for name in values if not name.startswith("k_"))), values)
         except IntegrityError as exc:
             raise self._conflict(exc) from exc
         if result.rowcount != 1:
@@ -354,7 +376,10 @@ class SqlAssignments(_TenantTable[Assignment]):
         return await self._get(self.table.c.external_ref == external_ref)
 
     async def update(self, assignment: Assignment, expected_version: int) -> None:
-        await self._cas(assignment, assignment.id, expected_version)
+        """The pinned brief is never rewritten: it is frozen from the offer on (and the largest column by far)."""
+        values = self._values(assignment)
+        del values["brief"]
+        await self._cas_values(values, assignment.id, expected_version)
 
     async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
         c = self.table.c
@@ -469,21 +494,24 @@ class SqlEvidence(_TenantTable[Evidence]):
         return [m.evidence_from(row) for row in (await self._conn.execute(stmt)).all()]
 
 
+_ALLOCATE_SEQS = (
+    update(t.event_counters).where(t.event_counters.c.tenant_id == bindparam("tenant"))
+    .values(last_seq=t.event_counters.c.last_seq + bindparam("count", type_=BigInteger))
+    .returning(t.event_counters.c.last_seq, t.event_counters.c.webhooks_version)
+)
+
+
 async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[int, int]:
     """Reserve `count` feed positions for the tenant: returns (first seq, webhooks_version).
 
     The counter row stays locked until the transaction ends, so a later transaction gets later
     seqs and commits later: the feed is in commit order, and a rollback returns its seqs (no gaps).
     """
-    c = t.event_counters.c
-    stmt = (
-        update(t.event_counters).where(c.tenant_id == tenant_id)
-        .values(last_seq=c.last_seq + count).returning(c.last_seq, c.webhooks_version)
-    )
-    row = (await conn.execute(stmt)).first()
+    params = {"tenant": tenant_id, "count": count}
+    row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
     if row is None:  # a tenant from before the counters existed
         await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
-        row = (await conn.execute(stmt)).first()
+        row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
     return row.last_seq - count + 1, row.webhooks_version
 
 
@@ -519,9 +547,9 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
         driver = (await conn.get_raw_connection()).driver_connection
         await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
     else:
-        await conn.execute(insert(t.events), [m.event_values(event) for event in stored])
+        await conn.execute(_insert_statement(t.events), [m.event_values(event) for event in stored])
     if deliveries:
-        await conn.execute(insert(t.webhook_deliveries), deliveries)
+        await conn.execute(_insert_statement(t.webhook_deliveries), deliveries)
     return stored
 
 
