@@ -102,7 +102,7 @@ async def get_context(
     if acting_for is not None:
         if actor.type is not ActorType.API_KEY:
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
-        person = await active_person(runtime.database.uow(actor.tenant_id), acting_for)
+        person = await active_person(runtime.database.uow(actor.tenant_id, readonly=True), acting_for)
         if person is None:
             raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
         actor = acting_as(actor, person.id, person.is_admin)
@@ -120,7 +120,9 @@ async def authenticate(runtime: Runtime, secret: str) -> Actor:
             verified = await runtime.tokens.verify(secret)
         except InvalidToken as exc:
             raise Unauthenticated(exc.detail, invalid_token=True) from exc
-        person = await person_for_subject(runtime.database.uow(verified.idp.tenant_id), verified.idp.match, verified.subject)
+        person = await person_for_subject(
+            runtime.database.uow(verified.idp.tenant_id, readonly=True), verified.idp.match, verified.subject,
+        )
         if person is None:
             raise Unauthenticated("The token names no active person in this tenant.", invalid_token=True)
         actor = person_actor(verified.idp.tenant_id, person.id, person.is_admin)

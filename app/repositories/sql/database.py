@@ -199,8 +199,11 @@ class Database:
 
     # -- the tenant directory ----------------------------------------------
     async def _run(self, stmt: Any, *, write: bool = False) -> Any:
+        """One statement; a read on PostgreSQL runs outside a transaction (no BEGIN/ROLLBACK round trips)."""
         try:
             async with (self.engine.begin() if write else self.engine.connect()) as conn:
+                if not write and self.engine.dialect.name == "postgresql":
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return await conn.execute(stmt)
         except IntegrityError:
             raise
