@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.deadlines import ReminderPolicy, next_deadline
-from app.domain.errors import ConcurrentUpdate, Conflict
+from app.domain.errors import ConcurrentUpdate, Conflict, StorageUnavailable
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
 from app.domain.people import Person, TeamMember
@@ -329,6 +329,34 @@ PINNED_BRIEFS = PinnedBriefs()
 _GET_ASSIGNMENT = select(*ASSIGNMENT_COLUMNS).where(
     t.assignments.c.tenant_id == bindparam("tenant"), t.assignments.c.id == bindparam("id")
 )
+_GET_ASSIGNMENT_SQL = (
+    f"SELECT {', '.join(column.name for column in ASSIGNMENT_COLUMNS)} FROM assignments WHERE tenant_id = $1 AND id = $2"
+)
+"""The same read as asyncpg SQL: every column is a UUID, text, number, boolean or timestamptz, which asyncpg
+returns as the column types above do (aware UTC datetimes), so no SQLAlchemy result processing is needed."""
+
+
+def _announce(conn: AsyncConnection, statement: str, parameters: tuple[Any, ...]) -> None:
+    """Tell SQLAlchemy's cursor-event listeners (statement logs, the round-trip tests) about a statement sent
+    to the driver directly, as if SQLAlchemy had sent it; free when nobody listens."""
+    sync = conn.sync_connection
+    if sync is not None and sync.dispatch.before_cursor_execute:
+        sync.dispatch.before_cursor_execute(sync, None, statement, parameters, None, False)
+
+
+class _RecordRow:
+    """An asyncpg Record seen as a SQLAlchemy Row: attributes and `_mapping` by column name."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, record: Any) -> None:
+        self._mapping = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _effective_state_condition(table: Table, state: State, now: datetime) -> Any:
@@ -353,6 +381,7 @@ class SqlAssignments(_TenantTable[Assignment]):
     def __init__(self, conn: AsyncConnection, tenant_id: UUID, policy: ReminderPolicy) -> None:
         super().__init__(conn, tenant_id)
         self._policy = policy
+        self._postgres = conn.dialect.name == "postgresql"
 
     def _values(self, item: Assignment) -> dict[str, Any]:
         return m.assignment_values(item, self._policy)
@@ -368,8 +397,28 @@ class SqlAssignments(_TenantTable[Assignment]):
         PINNED_BRIEFS.put(assignment)
 
     async def get(self, assignment_id: UUID) -> Assignment | None:
-        """The hottest read: one statement built once, not per call."""
-        row = (await self._conn.execute(_GET_ASSIGNMENT, {"tenant": self._tenant_id, "id": assignment_id})).first()
+        """The hottest read: one statement built once, not per call. On PostgreSQL it goes to asyncpg directly:
+        SQLAlchemy's execute path cost about five times the driver's own (~100 µs of CPU against ~20 µs).
+
+        In a unit of work that writes, this is its first statement, so it runs before SQLAlchemy's lazy BEGIN:
+        at READ COMMITTED that reads what the same SELECT inside the transaction would, and the writes that
+        follow are still one transaction, guarded by the compare-and-set on version."""
+        if self._postgres:
+            driver = (await self._conn.get_raw_connection()).driver_connection
+            parameters = (self._tenant_id, assignment_id)
+            _announce(self._conn, _GET_ASSIGNMENT_SQL, parameters)
+            try:
+                record = await driver.fetchrow(_GET_ASSIGNMENT_SQL, *parameters)
+            except Exception as exc:
+                # A primary-key read fails only when the connection does (cut, server shutting down, timed out).
+                # SQLAlchemy is not there to notice, so do what it does on a disconnect: drop this connection
+                # and every idle one pooled with it (a cut usually took them all), so the next requests reconnect.
+                await self._conn.invalidate(exc)
+                await self._conn.engine.dispose(close=False)
+                raise StorageUnavailable() from exc
+            row: Any = None if record is None else _RecordRow(record)
+        else:
+            row = (await self._conn.execute(_GET_ASSIGNMENT, {"tenant": self._tenant_id, "id": assignment_id})).first()
         return None if row is None else (await self._from_rows([row]))[0]
 
     async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
