@@ -411,10 +411,12 @@ class SqlAssignments(_TenantTable[Assignment]):
                 record = await driver.fetchrow(_GET_ASSIGNMENT_SQL, *parameters)
             except Exception as exc:
                 # A primary-key read fails only when the connection does (cut, server shutting down, timed out).
-                # SQLAlchemy is not there to notice, so do what it does on a disconnect: drop this connection
-                # and every idle one pooled with it (a cut usually took them all), so the next requests reconnect.
+                # SQLAlchemy is not there to notice, so do what its own disconnect handling does: mark every
+                # connection pooled before now for recycling (a cut usually took them all), then drop this one.
+                sync = self._conn.sync_connection
+                if sync is not None and sync.connection is not None:
+                    sync.engine.pool._invalidate(sync.connection, exc)
                 await self._conn.invalidate(exc)
-                await self._conn.engine.dispose(close=False)
                 raise StorageUnavailable() from exc
             row: Any = None if record is None else _RecordRow(record)
         else:
