@@ -82,7 +82,9 @@ def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
         return True
     if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
-        return bool(exc.connection_invalidated) or isinstance(exc.orig, (OSError, ConnectionError))
+        if exc.connection_invalidated or isinstance(exc.orig, (OSError, ConnectionError)):
+            return True
+        return "unable to open database file" in str(exc.orig)  # SQLite's file (or its folder) is not there
     return False
 
 
