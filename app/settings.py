@@ -57,9 +57,16 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     """How long a request waits on PostgreSQL before it answers 503 database_unavailable."""
+    db_pool_size: int = Field(default=20, ge=1)
+    """PostgreSQL connections each process keeps open. Connections beyond it (up to db_max_overflow more) are
+    closed when returned, so a pool smaller than the usual concurrency reconnects on almost every request."""
+    db_max_overflow: int = Field(default=10, ge=0)
 
     def engine_options(self) -> dict[str, float]:
-        return {"connect_timeout": self.db_connect_timeout_seconds, "statement_timeout": self.db_statement_timeout_seconds}
+        return {
+            "connect_timeout": self.db_connect_timeout_seconds, "statement_timeout": self.db_statement_timeout_seconds,
+            "pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+        }
 
     def reminder_policy(self) -> ReminderPolicy:
         return ReminderPolicy(self.due_soon_share, self.due_soon_min_lead, self.offer_expiring_lead)

@@ -7,7 +7,8 @@ the pinned brief), serialised by pydantic-core. Like the project, it caches pinn
 derives its deadlines from the pinned brief in SQL, plus the rows the transition creates
 (submission; review and evidence) in the same transaction. Reviews are not scored against the rubric.
 
-Run by the harness under uvicorn; configured by BENCH_DSN and BENCH_TENANT.
+Run by the harness under uvicorn; configured by BENCH_DSN, BENCH_TENANT and BENCH_ME (the person
+/v1/me/assignments answers for: the baseline checks no token).
 """
 
 from __future__ import annotations
@@ -117,6 +118,35 @@ async def list_assignments(request: Request) -> Response:
         rows = await conn.fetch(f"SELECT {COLUMNS} FROM assignments WHERE {where} ORDER BY id LIMIT $4", *args)
         items = [await _assignment(conn, row, now) for row in rows[:limit]]
     return _json({"items": items, "next_cursor": str(rows[limit - 1]["id"]) if len(rows) > limit else None})
+
+
+ME = UUID(os.environ["BENCH_ME"]) if os.environ.get("BENCH_ME") else None
+MINE = {  # effective state -> what the assignee may do (the reclaim window is not checked)
+    "offered": ["accept", "decline"], "accepted": ["submit"], "revision_requested": ["submit"], "submitted": ["reclaim"],
+}
+
+
+@app.get("/v1/me/assignments")
+async def my_assignments(request: Request) -> Response:
+    """The signed-in person's work, nearest deadline first; the person is fixed (no token is checked)."""
+    limit = int(request.query_params.get("limit", 50))
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"""SELECT {COLUMNS}, CASE WHEN state = 'offered' AND offer_expires_at > $3 THEN offer_expires_at
+                    WHEN state IN ('accepted', 'revision_requested') AND timeout_at > $3 THEN due_at
+                    WHEN state = 'submitted' THEN review_due_at END AS sort_deadline
+                FROM assignments WHERE tenant_id = $1 AND assignee_id = $2
+                ORDER BY sort_deadline NULLS LAST, id LIMIT $4""",
+            TENANT, ME, now, limit + 1,
+        )
+        items = []
+        for row in rows[:limit]:
+            item = await _assignment(conn, row, now)
+            item["allowed_actions"] = MINE.get(item["state"], [])
+            items.append(item)
+    following = f"{rows[limit - 1]['sort_deadline']}/{rows[limit - 1]['id']}" if len(rows) > limit else None
+    return _json({"items": items, "next_cursor": following})
 
 
 @app.post("/v1/assignments/{assignment_id}/accept")

@@ -28,6 +28,9 @@ from typing import Any, Callable
 from uuid import UUID
 
 import asyncpg
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic_core import to_json
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.postgresql import asyncpg as pg_dialect
@@ -82,6 +85,12 @@ FIRST_STAGE = 10_000
 """Assignments present when the scale check takes its small-table measurement."""
 
 
+ISSUER = "https://login.bench.example/"
+AUDIENCE = "stint-bench"
+MY_ASSIGNMENTS = 60
+"""Assignments of every kind handed to World.me, so /v1/me/assignments?limit=50 returns a full page."""
+
+
 @dataclass
 class World:
     """What the scenarios need to know about the seeded tenant."""
@@ -89,6 +98,9 @@ class World:
     tenant_id: UUID
     key: str
     hot_reviewer: UUID
+    me: UUID | None = None
+    """A person with MY_ASSIGNMENTS assignments, signed in with `token` (EdDSA, from the tenant's PEM identity provider)."""
+    token: str = ""
     sample: list[UUID] = field(default_factory=list)
     """Ids across every state, for the GET scenario."""
     pools: dict[str, list[UUID]] = field(default_factory=dict)
@@ -176,6 +188,18 @@ class Seeder:
                 id=self.ids.new_id(), tenant_id=tenant.id, content=content, status=BriefStatus.PUBLISHED, revision=1,
                 published_revision=1, published=content, version=2, created_at=at, updated_at=at,
             ))
+        me = self.others[-1]
+        key_pair = ed25519.Ed25519PrivateKey.generate()
+        public_pem = key_pair.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        database = Database.from_url(URL)
+        try:
+            await tenants.set_identity_provider(database, SystemClock(), "bench", issuer=ISSUER, audience=AUDIENCE, pem_keys=(public_pem,))
+        finally:
+            await database.dispose()
+        token = jwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "sub": f"hr-{people.index(me)}", "exp": int((self.now + timedelta(days=1)).timestamp())},
+            key_pair, algorithm="EdDSA",
+        )
         conn = await asyncpg.connect(DSN)
         try:
             await _copy(conn, tables.people, [mapping.person_values(Person(
@@ -186,7 +210,7 @@ class Seeder:
             await _copy(conn, tables.briefs, [mapping.brief_values(brief) for brief in self.briefs])
         finally:
             await conn.close()
-        return World(tenant.id, secret, people[1], counts={"people": len(people), "skills": 1, "briefs": len(self.briefs)})
+        return World(tenant.id, secret, people[1], me, token, counts={"people": len(people), "skills": 1, "briefs": len(self.briefs)})
 
     def _lifecycle(self, brief: Brief, state: str) -> tuple[Assignment, Submission | None]:
         """A fresh offer taken to `state` by the domain's own transitions; and the submission, when one is pending."""
@@ -261,6 +285,12 @@ class Seeder:
         """Add `background` assignments in the mix, and `pools` fresh ones for each transition and app."""
         states = self.rng.choices(list(BACKGROUND_MIX), list(BACKGROUND_MIX.values()), k=background)
         rows, subs, made = self._rows(states, HOT_SHARE)
+        if world.me is not None and "assignments" not in world.counts:  # the first stage
+            at = [self.columns.index(name) for name in ("assignee_id", "reviewer_id")]
+            for n in range(min(MY_ASSIGNMENTS, len(rows))):  # the first stage's first rows: a mix of states, none in a pool
+                row = list(rows[n])
+                row[at[0]], row[at[1]] = world.me, self.manager_of[world.me]
+                rows[n] = tuple(row)
         world.sample += made[:: max(1, self.scale.assignments // 10_000)]
         for transition, state in POOL_STATES.items():
             for app in ("project", "baseline"):

@@ -102,7 +102,7 @@ async def get_context(
     if acting_for is not None:
         if actor.type is not ActorType.API_KEY:
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
-        person = await active_person(runtime.database.uow(actor.tenant_id), acting_for)
+        person = await active_person(runtime.database.uow(actor.tenant_id, readonly=True), acting_for)
         if person is None:
             raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
         actor = acting_as(actor, person.id, person.is_admin)
@@ -120,7 +120,9 @@ async def authenticate(runtime: Runtime, secret: str) -> Actor:
             verified = await runtime.tokens.verify(secret)
         except InvalidToken as exc:
             raise Unauthenticated(exc.detail, invalid_token=True) from exc
-        person = await person_for_subject(runtime.database.uow(verified.idp.tenant_id), verified.idp.match, verified.subject)
+        person = await person_for_subject(
+            runtime.database.uow(verified.idp.tenant_id, readonly=True), verified.idp.match, verified.subject,
+        )
         if person is None:
             raise Unauthenticated("The token names no active person in this tenant.", invalid_token=True)
         actor = person_actor(verified.idp.tenant_id, person.id, person.is_admin)
@@ -176,7 +178,23 @@ Paging = Annotated[PageRequest, Depends(page_request)]
 
 def page_body(request: Request, response: Response, page: Page[Any], items: list[Any]) -> dict[str, Any]:
     """The list envelope, and a `Link: <…>; rel="next"` header when another page exists."""
+    return {"items": items, "next_cursor": page_cursor(request, response, page)}
+
+
+def page_cursor(request: Request, response: Response, page: Page[Any]) -> str | None:
+    """The page's next_cursor, and a `Link: <…>; rel="next"` header when another page exists."""
     next_cursor = None if page.next_after is None else encode_cursor(page.next_after)
     if next_cursor is not None:
         response.headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-    return {"items": items, "next_cursor": next_cursor}
+    return next_cursor
+
+
+_OWN_HEADERS = (b"content-length", b"content-type")
+
+
+def json_response(body: bytes, response: Response, status_code: int = 200) -> Response:
+    """A JSON body serialised already (see schemas.assignments.assignment_json), with the headers the route
+    and its dependencies set on `response` (ETag, Link, RateLimit-*): FastAPI sends a returned Response as it is."""
+    out = Response(body, status_code, media_type="application/json")
+    out.raw_headers.extend(header for header in response.raw_headers if header[0] not in _OWN_HEADERS)
+    return out

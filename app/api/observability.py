@@ -65,10 +65,11 @@ class RequestContext:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(scope["method"], route).observe(elapsed)
-            access_log.info(json.dumps({
-                "msg": "request", "method": scope["method"], "route": route, "status": status,
-                "duration_ms": round(1000 * elapsed, 1),
-            }))
+            if access_log.isEnabledFor(logging.INFO):  # the line is built only when someone reads it
+                access_log.info(json.dumps({
+                    "msg": "request", "method": scope["method"], "route": route, "status": status,
+                    "duration_ms": round(1000 * elapsed, 1),
+                }))
             REQUEST_ID.reset(token)
 
 

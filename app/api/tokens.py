@@ -8,6 +8,8 @@ an unknown `kid`), or PEM keys. Time comes from the Clock port, so `exp`/`nbf` f
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +72,27 @@ def _find(keys: PyJWKSet, kid: str | None) -> Any:
     return candidates[0].key if len(candidates) == 1 else None
 
 
+@functools.lru_cache(maxsize=256)
+def _pem_key(alg: str, pem: str) -> Any:
+    """A PEM key parsed once for an algorithm (PyJWT would parse it again for every token); a key of
+    another type raises InvalidKeyError or ValueError here, as jwt.decode would."""
+    return jwt.get_algorithm_by_name(alg).prepare_key(pem)
+
+
+_KEY_SETS: dict[str, PyJWKSet] = {}
+
+
+def _key_set(document: dict[str, Any]) -> PyJWKSet:
+    """A stored JWKS document's keys, parsed once per document content."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    found = _KEY_SETS.get(canonical)
+    if found is None:
+        if len(_KEY_SETS) >= 256:
+            _KEY_SETS.clear()
+        found = _KEY_SETS[canonical] = PyJWKSet.from_dict(document)
+    return found
+
+
 class TokenVerifier:
     def __init__(self, directory: TenantDirectory, clock: Clock, jwks: JwksCache) -> None:
         self._directory, self._clock, self._jwks = directory, clock, jwks
@@ -102,7 +125,7 @@ class TokenVerifier:
         if idp.jwks_url is not None:
             keys = [await self._jwks.key(idp.jwks_url, kid)]
         elif idp.jwks is not None:
-            found = _find(PyJWKSet.from_dict(idp.jwks), kid)
+            found = _find(_key_set(idp.jwks), kid)
             if found is None:
                 raise InvalidToken("The token's signing key (kid) is not one of the identity provider's keys.")
             keys = [found]
@@ -110,6 +133,8 @@ class TokenVerifier:
             keys = list(idp.pem_keys)
         for key in keys:
             try:
+                if isinstance(key, str):
+                    key = _pem_key(alg, key)
                 claims = jwt.decode(
                     token, key=key, algorithms=[alg], audience=idp.audience, issuer=idp.issuer,
                     options={"require": ["exp", "iss", "aud"], "verify_exp": False, "verify_nbf": False, "verify_iat": False},

@@ -111,7 +111,13 @@ def listed_standing(actor: Actor, assignment: Assignment) -> Standing | None:
 
 def allowed_actions(assignment: Assignment, now: datetime, actor: Actor, s: Standing | None) -> list[str]:
     """What this caller may do now: the lifecycle allows it, their scopes cover it, their standing permits it."""
-    return [action for action in assignment.allowed_actions(now, actor) if may(Action(action), s)]
+    actions = assignment.allowed_actions(now, actor)
+    if s is INTEGRATION:  # scopes alone decide, and allowed_actions applied them
+        return actions
+    return [action for action in actions if _fits(_ROLE_FOR[_ACTIONS[action]][0], s)]
+
+
+_ACTIONS = {action.value: action for action in Action}
 
 
 def can_see_brief(actor: Actor, brief: Brief) -> bool:

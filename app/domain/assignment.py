@@ -67,6 +67,11 @@ CALLER_ACTIONS = tuple(action for action in Action if action not in SYSTEM_ACTIO
 ACTION_SCOPE: dict[Action, Scope] = {action: Scope.ASSIGNMENTS_WRITE for action in Action}
 ACTION_SCOPE[Action.REVIEW] = Scope.REVIEWS_WRITE
 
+_CALLER_ACTIONS_FROM: dict[State, tuple[Action, ...]] = {
+    state: tuple(action for action in CALLER_ACTIONS if state in TRANSITIONS[action]) for state in State
+}
+"""effective state -> the caller actions the transition table allows from it, in CALLER_ACTIONS order."""
+
 
 @dataclass(frozen=True)
 class DomainEvent:
@@ -144,7 +149,12 @@ class Assignment:
         return True
 
     def allowed_actions(self, now: datetime, actor: Actor) -> list[str]:
-        return [str(action) for action in CALLER_ACTIONS if self.permits(action, now) and actor.has(ACTION_SCOPE[action])]
+        """The caller actions `permits` allows now and the actor's scopes cover, in CALLER_ACTIONS order
+        (the effective state is worked out once, not once per action: this runs for every row of a list)."""
+        return [
+            action.value for action in _CALLER_ACTIONS_FROM[self.effective_state(now)]
+            if (action is not Action.RECLAIM or (self.due_at is not None and now < self.due_at)) and actor.has(ACTION_SCOPE[action])
+        ]
 
     # -- transitions -------------------------------------------------------
     def check(self, action: Action, now: datetime) -> State:

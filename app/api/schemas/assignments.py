@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import to_json
 
 from app.api.schemas.catalog import DeliverableOut, RubricOut
 from app.api.schemas.common import (
@@ -175,6 +176,54 @@ class AssignmentOut(Resource):
 
 class AssignmentList(ListOf[AssignmentOut]):
     pass
+
+
+# -- the hot representations, serialised straight from the domain objects ------------------------------
+# AssignmentOut.of(...) builds and validates a model per assignment, and FastAPI then dumps it; for a page
+# of 50 that was most of the request. These functions write the same bytes (tests/unit/test_fast_json.py
+# compares them with the models' own JSON for every state) from plain values, and the pinned brief's JSON
+# once per brief version. The models above stay the contract: routes name them as response_model.
+
+_PINNED_JSON: dict[int, tuple[Any, bytes]] = {}
+
+
+def _pinned_json(brief: Any) -> bytes:
+    hit = _PINNED_JSON.get(id(brief))
+    if hit is not None and hit[0] is brief:
+        return hit[1]
+    if len(_PINNED_JSON) >= 4096:
+        _PINNED_JSON.clear()
+    encoded = _pinned_out(brief).model_dump_json().encode()
+    _PINNED_JSON[id(brief)] = (brief, encoded)
+    return encoded
+
+
+def assignment_json(view: AssignmentView, now: datetime, actor: Actor, extra: dict[str, Any] | None = None) -> bytes:
+    """AssignmentOut.of(view, now, actor).model_dump_json(), without building the model; `extra` fields
+    (a subclass's, such as ReviewQueueItem.waited) go last, as the subclass declares them."""
+    a = view.assignment
+    by = a.offered_by
+    head = to_json({
+        "id": a.id, "version": a.version, "created_at": a.created_at, "updated_at": a.updated_at,
+        "state": a.effective_state(now), "allowed_actions": view.allowed_actions(now, actor),
+        "brief_id": a.brief_id, "brief_version": a.brief_version,
+    })
+    tail = {
+        "skill_id": a.skill_id, "assignee_id": a.assignee_id, "reviewer_id": a.reviewer_id,
+        "offered_by": {"type": by.type.value, "id": by.id, "on_behalf_of": by.on_behalf_of},
+        "context_note": a.context_note, "external_ref": a.external_ref, "attempt": a.attempt, "max_attempts": a.max_attempts,
+        "offer_expires_at": a.offer_expires_at, "starts_at": a.starts_at, "due_at": a.due_at,
+        "submitted_at": a.submitted_at, "review_due_at": a.review_due_at, "outcome": a.outcome,
+        "score": None if a.score is None else float(a.score), "late": a.late,
+    }
+    if extra:
+        tail.update(extra)
+    return b"".join((head[:-1], b',"brief":', _pinned_json(a.brief), b",", to_json(tail)[1:]))
+
+
+def list_json(items: list[bytes], next_cursor: str | None) -> bytes:
+    """The list envelope ({"items": [...], "next_cursor": ...}) around items already in JSON."""
+    return b"".join((b'{"items":[', b",".join(items), b'],"next_cursor":', to_json(next_cursor), b"}"))
 
 
 class ReviewQueueItem(AssignmentOut):

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.api.deps import Ctx, IfMatch, Paging, page_body, set_etag
+from app.api.deps import Ctx, IfMatch, Paging, json_response, page_body, page_cursor, set_etag
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import (
     AcceptIn, AssignmentList, AssignmentOut, DeclineIn, EventList, EventOut, ExtendIn, ExtensionList, ExtensionOut, OfferIn,
     ReviewIn, ReviewList,
-    ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn,
+    ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn, assignment_json, list_json,
 )
 from app.api.schemas.common import ExternalId, UtcDatetime
 from app.domain.assignment import State
@@ -27,23 +27,24 @@ AssignmentId = Annotated[UUID, Path(description="The assignment's id.")]
 ACTION_ERRORS = problem_responses(400, 403, 404, 409, 412, 415, 422)
 
 
-def _out(ctx: Context, view: AssignmentView, response: Response) -> AssignmentOut:
+def _out(ctx: Context, view: AssignmentView, response: Response, status_code: int = 200) -> Response:
+    """The AssignmentOut representation with its ETag, serialised straight from the view."""
     set_etag(response, view.assignment.version)
-    return AssignmentOut.of(view, ctx.clock.now(), ctx.actor)
+    return json_response(assignment_json(view, ctx.clock.now(), ctx.actor), response, status_code)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="offer_assignment", summary="Offer a brief to a person",
-             responses=problem_responses(400, 403, 409, 415, 422))
-async def offer_assignment(ctx: Ctx, body: OfferIn, response: Response) -> AssignmentOut:
+             response_model=AssignmentOut, responses=problem_responses(400, 403, 409, 415, 422))
+async def offer_assignment(ctx: Ctx, body: OfferIn, response: Response) -> Response:
     view = await service.offer(ctx, body.offer())
     response.headers["Location"] = f"/v1/assignments/{view.assignment.id}"
-    return _out(ctx, view, response)
+    return _out(ctx, view, response, status.HTTP_201_CREATED)
 
 
 @router.get("", operation_id="list_assignments", summary="List assignments",
             description="Filters combine with AND; a repeated filter means any of its values. "
                         "`state` filters by effective state (an offer past its expiry is `expired`).",
-            responses=problem_responses(400, 403, 422))
+            response_model=AssignmentList, responses=problem_responses(400, 403, 422))
 async def list_assignments(
     ctx: Ctx, paging: Paging, request: Request, response: Response,
     state: Annotated[list[State] | None, Query()] = None,
@@ -53,7 +54,7 @@ async def list_assignments(
     skill_id: Annotated[list[UUID] | None, Query()] = None,
     external_ref: Annotated[list[ExternalId] | None, Query()] = None,
     due_before: Annotated[UtcDatetime | None, Query(description="Only assignments due before this time.")] = None,
-) -> AssignmentList:
+) -> Response:
     filters = AssignmentFilter(
         states=tuple(state or ()), assignee_ids=tuple(assignee_id or ()), reviewer_ids=tuple(reviewer_id or ()),
         brief_ids=tuple(brief_id or ()), skill_ids=tuple(skill_id or ()), external_refs=tuple(external_ref or ()),
@@ -61,42 +62,46 @@ async def list_assignments(
     )
     page = await service.list_(ctx, paging, filters)
     now = ctx.clock.now()
-    return AssignmentList(**page_body(request, response, page, [AssignmentOut.of(a, now, ctx.actor) for a in page.items]))
+    items = [assignment_json(a, now, ctx.actor) for a in page.items]
+    return json_response(list_json(items, page_cursor(request, response, page)), response)
 
 
-@router.get("/{assignment_id}", operation_id="get_assignment", summary="Get an assignment", responses=problem_responses(403, 404, 422))
-async def get_assignment(ctx: Ctx, assignment_id: AssignmentId, response: Response) -> AssignmentOut:
+@router.get("/{assignment_id}", operation_id="get_assignment", summary="Get an assignment", response_model=AssignmentOut,
+            responses=problem_responses(403, 404, 422))
+async def get_assignment(ctx: Ctx, assignment_id: AssignmentId, response: Response) -> Response:
     return _out(ctx, await service.get(ctx, assignment_id), response)
 
 
 @router.post("/{assignment_id}/accept", operation_id="accept_assignment", summary="Accept an offer; the timebox starts",
-             responses=ACTION_ERRORS)
-async def accept_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: AcceptIn | None = None) -> AssignmentOut:
+             response_model=AssignmentOut, responses=ACTION_ERRORS)
+async def accept_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: AcceptIn | None = None) -> Response:
     starts_at = None if body is None else body.starts_at
     return _out(ctx, await service.accept(ctx, assignment_id, starts_at, if_match), response)
 
 
-@router.post("/{assignment_id}/decline", operation_id="decline_assignment", summary="Decline an offer", responses=ACTION_ERRORS)
-async def decline_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: DeclineIn | None = None) -> AssignmentOut:
+@router.post("/{assignment_id}/decline", operation_id="decline_assignment", summary="Decline an offer", response_model=AssignmentOut,
+             responses=ACTION_ERRORS)
+async def decline_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: DeclineIn | None = None) -> Response:
     reason = None if body is None else body.reason
     return _out(ctx, await service.decline(ctx, assignment_id, reason, if_match), response)
 
 
 @router.post("/{assignment_id}/withdraw", operation_id="withdraw_assignment", summary="Withdraw an offer or running assignment",
-             responses=ACTION_ERRORS)
-async def withdraw_assignment(ctx: Ctx, assignment_id: AssignmentId, body: WithdrawIn, if_match: IfMatch, response: Response) -> AssignmentOut:
+             response_model=AssignmentOut, responses=ACTION_ERRORS)
+async def withdraw_assignment(ctx: Ctx, assignment_id: AssignmentId, body: WithdrawIn, if_match: IfMatch, response: Response) -> Response:
     return _out(ctx, await service.withdraw(ctx, assignment_id, body.reason, if_match), response)
 
 
 @router.post("/{assignment_id}/extend", operation_id="extend_assignment", summary="Move due_at; reopens a timed-out assignment",
-             responses=ACTION_ERRORS)
-async def extend_assignment(ctx: Ctx, assignment_id: AssignmentId, body: ExtendIn, if_match: IfMatch, response: Response) -> AssignmentOut:
+             response_model=AssignmentOut, responses=ACTION_ERRORS)
+async def extend_assignment(ctx: Ctx, assignment_id: AssignmentId, body: ExtendIn, if_match: IfMatch, response: Response) -> Response:
     return _out(ctx, await service.extend(ctx, assignment_id, body.due_at, body.reason, if_match), response)
 
 
 @router.post("/{assignment_id}/reclaim", operation_id="reclaim_submission",
-             summary="Take the pending submission back to change it (before due_at)", responses=ACTION_ERRORS)
-async def reclaim_submission(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response) -> AssignmentOut:
+             summary="Take the pending submission back to change it (before due_at)", response_model=AssignmentOut,
+             responses=ACTION_ERRORS)
+async def reclaim_submission(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response) -> Response:
     return _out(ctx, await service.reclaim(ctx, assignment_id, if_match), response)
 
 

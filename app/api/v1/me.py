@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Ctx, Paging, page_body
+from app.api.deps import Ctx, Paging, json_response, page_body, page_cursor
 from app.api.problems import problem_responses
-from app.api.schemas.assignments import AssignmentList, AssignmentOut, ReviewQueue, ReviewQueueItem
+from app.api.schemas.assignments import AssignmentList, ReviewQueue, assignment_json, list_json
 from app.api.schemas.people import MeOut, PersonOut, TeamList, TeamMemberOut
 from app.domain.assignment import State
 from app.services import me
@@ -27,24 +27,25 @@ async def get_me(ctx: Ctx) -> MeOut:
 
 
 @router.get("/assignments", operation_id="list_my_assignments", summary="My own work, nearest deadline first",
-            responses=problem_responses(400, 403, 422))
+            response_model=AssignmentList, responses=problem_responses(400, 403, 422))
 async def list_my_assignments(
     ctx: Ctx, paging: Paging, request: Request, response: Response,
     state: Annotated[list[State] | None, Query(description="Any of these effective states.")] = None,
-) -> AssignmentList:
+) -> Response:
     page = await me.my_assignments(ctx, paging, tuple(state or ()))
     now = ctx.clock.now()
-    return AssignmentList(**page_body(request, response, page, [AssignmentOut.of(v, now, ctx.actor) for v in page.items]))
+    items = [assignment_json(v, now, ctx.actor) for v in page.items]
+    return json_response(list_json(items, page_cursor(request, response, page)), response)
 
 
 @router.get("/reviews", operation_id="list_my_reviews",
             summary="My review queue: submissions waiting for me, oldest review_due_at first",
-            responses=problem_responses(400, 403, 422))
-async def list_my_reviews(ctx: Ctx, paging: Paging, request: Request, response: Response) -> ReviewQueue:
+            response_model=ReviewQueue, responses=problem_responses(400, 403, 422))
+async def list_my_reviews(ctx: Ctx, paging: Paging, request: Request, response: Response) -> Response:
     page = await me.my_reviews(ctx, paging)
     now = ctx.clock.now()
-    items = [ReviewQueueItem(**AssignmentOut.fields_of(w.view, now, ctx.actor), waited=w.waited) for w in page.items]
-    return ReviewQueue(**page_body(request, response, page, items))
+    items = [assignment_json(w.view, now, ctx.actor, {"waited": w.waited}) for w in page.items]
+    return json_response(list_json(items, page_cursor(request, response, page)), response)
 
 
 @router.get("/team", operation_id="list_my_team",

@@ -146,6 +146,8 @@ class AssignmentRow(SQLModel, table=True):
         Index(None, "tenant_id", "state", "id"),
         Index(None, "tenant_id", "assignee_id", "id"),
         Index(None, "tenant_id", "reviewer_id", "id"),
+        Index(None, "tenant_id", "reviewer_id", "state", "id"),  # a reviewer's inbox: ?reviewer_id=…&state=submitted
+        Index(None, "tenant_id", "assignee_id", "state", "id"),  # a person's work in a state
         Index(None, "tenant_id", "brief_id", "id"),
         Index(None, "tenant_id", "skill_id", "id"),
         Index(None, "tenant_id", "due_at"),
