@@ -92,7 +92,7 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
         results[item.index] = ItemResult(item.index, ItemStatus.CREATED, assignment.id)
     await uow.assignments.add_many(created)
     for assignment in created:  # new objects, changed no more here: no snapshot needed
-        await record(ctx, uow, "assignment.offered", assignment, snapshot=False)
+        await record(ctx, uow, "assignment.offered", assignment, snapshot=False, at=now)
     return [results[item.index] for item in items]
 
 

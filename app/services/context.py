@@ -34,11 +34,13 @@ def check_if_match(current_version: int, expected_version: int | None) -> None:
 
 
 async def record(
-    ctx: Context, uow: UnitOfWork, type_: str, subject: Any, details: dict[str, Any] | None = None, *, snapshot: bool = True,
+    ctx: Context, uow: UnitOfWork, type_: str, subject: Any, details: dict[str, Any] | None = None, *,
+    snapshot: bool = True, at: datetime | None = None,
 ) -> Event:
     """Append the event for a change, in the change's transaction. `data` is a snapshot of `subject`
-    (`snapshot=False`: `subject` itself, for a caller that changes it no more in this unit of work)."""
-    event = build_event(ctx.ids.new_id(), uow.tenant_id, type_, ctx.clock.now(), ctx.actor.ref, subject, details, snapshot=snapshot)
+    (`snapshot=False`: `subject` itself, for a caller that changes it no more in this unit of work).
+    `at`: when the change happened, if the caller already read the clock for it (a batch's one moment)."""
+    event = build_event(ctx.ids.new_id(), uow.tenant_id, type_, at or ctx.clock.now(), ctx.actor.ref, subject, details, snapshot=snapshot)
     await uow.events.add(event)
     return event
 

@@ -109,9 +109,9 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
     await uow.people.add_many(_managers_first(creates))
     await uow.people.update_many(updates)
     for person in creates:  # written as they are and changed no more here: no snapshot needed
-        await record(ctx, uow, "person.created", person, snapshot=False)
+        await record(ctx, uow, "person.created", person, snapshot=False, at=now)
     for person in updates:
-        await record(ctx, uow, "person.updated", person, {"changed": changed_fields[person.id]}, snapshot=False)
+        await record(ctx, uow, "person.updated", person, {"changed": changed_fields[person.id]}, snapshot=False, at=now)
     return [results[item.index] for item in items]
 
 

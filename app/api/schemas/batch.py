@@ -105,7 +105,12 @@ class OfferBatchItem(RequestModel):
         return self
 
     def record(self) -> OfferRecord:
-        return OfferRecord(**self.model_dump())
+        return OfferRecord(
+            brief_id=self.brief_id, brief_key=self.brief_key, assignee_id=self.assignee_id,
+            assignee_external_id=self.assignee_external_id, reviewer_id=self.reviewer_id,
+            reviewer_external_id=self.reviewer_external_id, context_note=self.context_note,
+            offer_expires_at=self.offer_expires_at, external_ref=self.external_ref,
+        )
 
 
 def _items_schema(item: type[BaseModel]) -> Any:

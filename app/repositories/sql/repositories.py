@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Generic, TypeVar
 from uuid import UUID
 
@@ -225,9 +225,12 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, An
 
 
 def _copy_converter(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    if isinstance(column_type, (UTCDateTime, Seconds)):  # our own decorators; the driver takes the rest as they are
+    if isinstance(column_type, UTCDateTime):  # the domain's datetimes are UTC already: convert only the others
         bind = column_type.process_bind_param
-        return lambda value: None if value is None else bind(value, dialect)
+        return lambda value: value if value is None or value.tzinfo is UTC else bind(value, dialect)
+    if isinstance(column_type, Seconds):  # our own decorators; the driver takes the rest as they are
+        seconds = column_type.process_bind_param
+        return lambda value: None if value is None else seconds(value, dialect)
     effective = column_type.dialect_impl(dialect)  # the JSONB variant on PostgreSQL
     if isinstance(effective, sqltypes.JSON):
         null = None if effective.none_as_null else "null"
