@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from app.api.files import Record, RecordReader, header_problems
+from app.api.files import Record, RecordReader, header_problems, problem_fields
 from app.domain.imports import ImportFormat, ImportKind
 
 READ_CHUNK = 256 * 1024
@@ -273,8 +273,7 @@ class ErrorsFile:
         if not self._header_written:
             self._writer.writerow(["line", "code", "fields", "detail", *(header or ["record"])])
             self._header_written = True
-        fields = ";".join(".".join(str(p) for p in e.get("loc", [])) for e in problem.get("errors") or [])
-        self._writer.writerow([record.line, problem.get("code", ""), fields, problem.get("detail", ""), *record.raw])
+        self._writer.writerow([record.line, problem.get("code", ""), problem_fields(problem), problem.get("detail", ""), *record.raw])
         self.rows += 1
 
     def flush(self) -> None:

@@ -122,6 +122,11 @@ def _level(part: str) -> dict[str, str]:
     return {"level": number.strip(), "name": name.strip()}
 
 
+def problem_fields(problem: dict[str, Any]) -> str:
+    """The fields a row's problem names, for an errors CSV: `email;levels.1.level`."""
+    return ";".join(".".join(str(part) for part in error.get("loc", [])) for error in problem.get("errors") or [])
+
+
 def missing_key(kind: ImportKind, item: Any) -> str | None:
     """The required field a file row lacks (an NDJSON line need not follow the CSV header's rule otherwise)."""
     if not isinstance(item, dict):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.api.files import problem_fields
 from app.api.problems import Problem
 from app.api.schemas.common import ActorOut, ListOf, Resource
 from app.domain.batch import ItemStatus
@@ -66,8 +67,7 @@ class ImportErrorList(ListOf[ImportErrorOut]):
 
 def error_csv_row(row: ImportRow) -> list[Any]:
     problem = row.problem or {}
-    fields = ";".join(".".join(str(p) for p in e.get("loc", [])) for e in problem.get("errors") or [])
-    return [row.line, problem.get("code", ""), fields, problem.get("detail", "")]
+    return [row.line, problem.get("code", ""), problem_fields(problem), problem.get("detail", "")]
 
 
 ERROR_CSV_HEADER = ["line", "code", "fields", "detail"]
