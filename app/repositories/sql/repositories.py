@@ -218,8 +218,13 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, An
     """Insert rows with PostgreSQL's COPY, in the caller's transaction: values go through each column's
     own bind conversion (JSON as text, the UTC datetime type), as an INSERT would send them."""
     names = list(rows[0])
-    convert = [_copy_converter(table.c[name].type, conn.dialect) for name in names]
-    records = [tuple(value if c is None else c(value) for c, value in zip(convert, row.values())) for row in rows]
+    converters = [(i, c) for i, name in enumerate(names) if (c := _copy_converter(table.c[name].type, conn.dialect)) is not None]
+    records = []
+    for row in rows:  # only the columns that need it are converted: most go to the driver as they are
+        values = list(row.values())
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        records.append(values)
     driver = (await conn.get_raw_connection()).driver_connection
     await driver.copy_records_to_table(table.name, records=records, columns=names)
 
