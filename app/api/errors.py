@@ -18,6 +18,13 @@ from app.domain.pagination import InvalidCursor
 
 log = logging.getLogger("stint.api")
 
+class UnsupportedMediaType(domain.DomainError):
+    """A body of a media type the operation does not take, found past the request guard (415)."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported Media Type"
+
+
 _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.NotFound, 404),
     (domain.InvalidTransition, 409),
@@ -28,8 +35,8 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.StorageUnavailable, 503),
     (InvalidCursor, 400),
     (TooManyItems, 413),
+    (UnsupportedMediaType, 415),
 ]
-_STATUS_BY_CODE = {"unsupported_media_type": 415}
 
 
 class Unauthenticated(Exception):
@@ -54,8 +61,6 @@ async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
 
 
 def _status_of(exc: domain.DomainError) -> int:
-    if exc.code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[exc.code]
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status

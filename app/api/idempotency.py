@@ -111,6 +111,7 @@ async def _spooled(receive: Receive, digest: Any) -> tuple[Any, Receive]:
         digest.update(chunk)
         spool.write(chunk)
         more = message.get("more_body", False)
+    size = spool.tell()
     spool.seek(0)
     done = False
 
@@ -118,19 +119,12 @@ async def _spooled(receive: Receive, digest: Any) -> tuple[Any, Receive]:
         nonlocal done
         if not done:
             chunk = spool.read(REPLAY_CHUNK)
-            more_body = bool(chunk) and spool.tell() < _size(spool)
+            more_body = bool(chunk) and spool.tell() < size
             done = not more_body
             return {"type": "http.request", "body": chunk, "more_body": more_body}
         return await receive()
 
     return spool, replay
-
-
-def _size(spool: Any) -> int:
-    position = spool.tell()
-    end = spool.seek(0, 2)
-    spool.seek(position)
-    return end
 
 
 async def _replay(send: Send, response: StoredResponse) -> None:

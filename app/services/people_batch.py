@@ -55,7 +55,7 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
     # Everyone the batch names as a manager, by either id, found in one query each.
     outside = sorted({r.manager_external_id for r in (i.record for i in live.values())
                       if r.manager_external_id is not None and r.manager_external_id not in live})
-    by_external = {**await uow.people.by_external_ids(outside)}
+    by_external = await uow.people.by_external_ids(outside)
     by_id = await uow.people.get_many(sorted({i.record.manager_id for i in live.values() if i.record.manager_id is not None}))
 
     # The person each item would leave behind (ids fixed now, so managers inside the batch resolve).

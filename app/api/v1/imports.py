@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import Ctx, Paging, page_body
-from app.api.errors import validation_problem
+from app.api.errors import UnsupportedMediaType, validation_problem
 from app.api.files import BadHeader, Record, RecordReader, format_of, header_problems
 from app.api.problems import problem_responses
 from app.api.schemas.imports import ERROR_CSV_HEADER, ImportErrorList, ImportErrorOut, ImportJobList, ImportJobOut, error_csv_row
@@ -47,11 +47,6 @@ class UnreadableFile(InvalidInput):
 
     def __init__(self, detail: str) -> None:
         super().__init__([FieldProblem(("body",), detail, "unreadable")], code=self.code)
-
-
-class UnsupportedFile(DomainError):
-    code = "unsupported_media_type"
-    title = "Unsupported Media Type"
 
 
 class Upload:
@@ -139,7 +134,7 @@ async def create_import(
 ) -> ImportJobOut:
     fmt = format_of(request.headers.get("content-type", ""))
     if fmt is None:  # the request guard admits only CSV and NDJSON here; an empty body has no type to check
-        raise UnsupportedFile("Send the file as text/csv or application/x-ndjson.")
+        raise UnsupportedMediaType("Send the file as text/csv or application/x-ndjson.")
     imports.check_allowed(ctx, kind)
     upload = Upload(ctx, kind, fmt)
     try:
