@@ -23,7 +23,11 @@ class Event:
     """The resource after the change (a domain object; adapters serialise it)."""
     details: dict[str, Any] = field(default_factory=dict)
     seq: int | None = None
-    """Position in the tenant's feed, in commit order, gap-free; given when the event is stored."""
+    """Position in the tenant's feed: gap-free, each event after every event it could depend on. Storage
+    hands it out once the event's transaction has committed (or as it commits, where writers take turns)."""
+    pos: int | None = None
+    """Order of storing, given as the event is stored: later for a later change to the same subject,
+    which orders one subject's webhook deliveries; numbers may be skipped."""
 
 
 # Every event type Stint emits today. The list is open: consumers must ignore types they do not know.

@@ -151,7 +151,8 @@ class EventRepository(Protocol):
     async def feed(
         self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
     ) -> list[Event]:
-        """The tenant's events after seq `after`, in commit order; `types` may hold `prefix.*` patterns."""
+        """The tenant's events after seq `after`, in feed order (see Event.seq): every event committed before
+        the call is in it. `types` may hold `prefix.*` patterns."""
         ...
 
 

@@ -106,7 +106,8 @@ class Delivery:
     tenant_id: UUID
     webhook_id: UUID
     event_id: UUID
-    event_seq: int
+    event_pos: int
+    """The event's `pos`: one subject's deliveries to a webhook go in this order."""
     event_type: str
     subject_id: UUID
     status: DeliveryStatus

@@ -357,8 +357,9 @@ class MemoryUnitOfWork:
                 if current is None or current.version != expected:
                     raise ConcurrentUpdate(repo.kind)
         next_seq = max((e.seq or 0 for e in live.events.values()), default=0) + 1
-        for offset, event_id in enumerate(sorted(self.events.written)):  # feed seqs in commit order
-            self.events.rows[event_id] = dataclasses.replace(self.events.rows[event_id], seq=next_seq + offset)
+        for offset, event_id in enumerate(sorted(self.events.written)):  # numbered as they commit, as on SQLite
+            seq = next_seq + offset
+            self.events.rows[event_id] = dataclasses.replace(self.events.rows[event_id], seq=seq, pos=seq)
         for name, repo in repos.items():
             for item_id in repo.written:
                 getattr(live, name)[item_id] = copy.deepcopy(repo.rows[item_id])

@@ -28,6 +28,7 @@ async def run_sweeper(database: Database, clock: Clock, ids: IdGenerator, *, bat
         try:
             report = await tick(database.sweep_uow, clock, ids, database.policy, batch_size)
             await database.purge_idempotency_keys(clock.now())
+            await database.number_waiting_events()
         except StorageUnavailable:
             log.warning(json.dumps({"msg": "sweep skipped: database unavailable"}))
         except Exception:  # a worker must outlive one bad tick; the error is logged with its trace

@@ -1,4 +1,4 @@
-"""/v1/events: the tenant's feed, in commit order, gap-free."""
+"""/v1/events: the tenant's feed, in the order changes committed, gap-free."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 EventType = Annotated[str, Query(max_length=64, pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")]
 
 
-@router.get("", operation_id="list_events", summary="Every event of the tenant, in commit order",
-            description="Store `next_cursor` and pass it back as `after`: you will see every event exactly once, "
-                        "in the order the changes committed, even while writers commit concurrently.",
+@router.get("", operation_id="list_events", summary="Every event of the tenant, in the order it committed",
+            description="Store `next_cursor` and pass it back as `after`: you will see every event exactly once, even "
+                        "while writers commit concurrently. A poll returns every change committed before it began; "
+                        "changes that commit later come after it. Events that committed between two polls are listed "
+                        "in the order they were stored, so one subject's events are always in the order they happened.",
             responses=problem_responses(400, 403, 422))
 async def list_events(
     ctx: Ctx, response: Response,

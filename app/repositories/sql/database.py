@@ -20,6 +20,8 @@ from app.domain.idempotency import KEPT_FOR, Attempt, Begun, StoredResponse
 from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
+from app.repositories.sql.driver import CONNECTION_FAILURES, driver_of
+from app.repositories.sql.sequencer import number_waiting, waiting_tenants
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
     SqlImports, SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
@@ -337,6 +339,29 @@ class Database:
             table.delete().where(tuple_(table.c.tenant_id, table.c.caller, table.c.key).in_([tuple(k) for k in keys])), write=True
         )
         return len(keys)
+
+    async def number_waiting_events(self) -> int:
+        """Give feed seqs to committed events still without one, for every tenant (PostgreSQL only: SQLite
+        numbers events as it stores them). Polls do this too; the worker keeps the backlog short for
+        tenants that poll rarely or never, so no poll pays for a long one."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        try:
+            conn = await self.engine.connect()
+        except Exception as exc:
+            raise StorageUnavailable() from exc
+        numbered = 0
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            driver = await driver_of(conn)
+            for tenant_id in await waiting_tenants(driver):
+                numbered += await number_waiting(driver, tenant_id)
+        except CONNECTION_FAILURES as exc:
+            await conn.invalidate(exc)
+            raise StorageUnavailable() from exc
+        finally:
+            await conn.close()
+        return numbered
 
     # -- import jobs: the worker's queue, across tenants ------------------------
     async def claim_import(self, now: datetime, lease: timedelta) -> tuple[UUID, UUID, int] | None:

@@ -239,7 +239,7 @@ def event_values(e: Event) -> dict[str, Any]:
         "tenant_id": e.tenant_id, "id": e.id, "type": e.type, "occurred_at": e.occurred_at,
         "actor_type": e.actor.type.value, "actor_id": e.actor.id, "actor_on_behalf_of": e.actor.on_behalf_of,
         "subject_type": e.subject_type,
-        "subject_id": e.subject_id, "data": data, "details": e.details, "seq": e.seq,
+        "subject_id": e.subject_id, "data": data, "details": e.details, "seq": e.seq, "pos": e.pos,
     }
 
 
@@ -248,7 +248,7 @@ def event_from(row: Row) -> Event:
     return Event(
         id=m["id"], tenant_id=m["tenant_id"], type=m["type"], occurred_at=m["occurred_at"],
         actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]), subject_type=m["subject_type"], subject_id=m["subject_id"],
-        data=m["data"], details=m["details"], seq=m["seq"],
+        data=m["data"], details=m["details"], seq=m["seq"], pos=m["pos"],
     )
 
 

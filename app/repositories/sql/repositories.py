@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, NoReturn, TypeVar
 from uuid import UUID
 
 from pydantic_core import to_json
@@ -37,8 +37,11 @@ from app.domain import xapi
 from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
+from app.repositories.sql.driver import CONNECTION_FAILURES, RawStatement, driver_of, in_transaction, raw_statement
+from app.repositories.sql.sequencer import number_waiting
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @functools.cache
@@ -83,6 +86,9 @@ class _TenantTable(Generic[T]):
     async def _insert(self, item: T) -> None:
         values = self._values(item)
         assert values["tenant_id"] == self._tenant_id, "writing into another tenant"
+        if self._conn.dialect.name == "postgresql":
+            await _write(self._conn, raw_statement(_insert_statement(self.table), self._conn.dialect, tuple(values)), values, self._conflict_named)
+            return
         try:
             await self._conn.execute(_insert_statement(self.table), values)
         except IntegrityError as exc:
@@ -165,11 +171,16 @@ class _TenantTable(Generic[T]):
         values.pop("tenant_id", None)
         values.pop("id", None)
         values.update(k_tenant=self._tenant_id, k_id=item_id, k_version=expected_version)
-        try:
-            result = await self._conn.execute(_cas_statement(self.table, tuple(name for name in values if not name.startswith("k_"))), values)
-        except IntegrityError as exc:
-            raise self._conflict(exc) from exc
-        if result.rowcount != 1:
+        stmt = _cas_statement(self.table, tuple(name for name in values if not name.startswith("k_")))
+        if self._conn.dialect.name == "postgresql":
+            status = await _write(self._conn, raw_statement(stmt, self._conn.dialect), values, self._conflict_named)
+            changed = int(status.rsplit(" ", 1)[-1])
+        else:
+            try:
+                changed = (await self._conn.execute(stmt, values)).rowcount
+            except IntegrityError as exc:
+                raise self._conflict(exc) from exc
+        if changed != 1:
             raise ConcurrentUpdate(self.kind)
 
     async def _page(self, page: PageRequest, *conditions: Any) -> Page[T]:
@@ -510,6 +521,57 @@ def _announce(conn: AsyncConnection, statement: str, parameters: tuple[Any, ...]
         sync.dispatch.before_cursor_execute(sync, None, statement, parameters, None, False)
 
 
+async def _driver_failed(conn: AsyncConnection, exc: BaseException) -> NoReturn:
+    """A statement sent to asyncpg directly failed with its connection (cut, server shutting down, timed out).
+    SQLAlchemy is not there to notice, so do what its own disconnect handling does: mark every connection
+    pooled before now for recycling (a cut usually took them all), drop this one, and report the storage down."""
+    sync = conn.sync_connection
+    if sync is not None and sync.connection is not None:
+        sync.engine.pool._invalidate(sync.connection, exc)
+    await conn.invalidate(exc)
+    raise StorageUnavailable() from exc
+
+
+async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, conflict: Callable[[str], Conflict]) -> Any:
+    """Send a statement to asyncpg directly, in the unit of work's transaction, with the errors SQLAlchemy's
+    path gives: a unique key taken is `conflict`, a deadlock or serialisation failure ConcurrentUpdate (as the
+    unit of work reports them), a failed connection StorageUnavailable. `method` is asyncpg's."""
+    try:
+        driver = await in_transaction(conn)
+    except Exception as exc:  # BEGIN failed: only the connection can make it fail
+        await _driver_failed(conn, exc)
+    _announce(conn, sql, args)
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise conflict(str(exc)) from exc
+    except asyncpg.exceptions.TransactionRollbackError as exc:  # 40001, 40P01: sound, only unlucky
+        raise ConcurrentUpdate("data") from exc
+    except CONNECTION_FAILURES as exc:
+        await _driver_failed(conn, exc)
+
+
+async def _write(
+    conn: AsyncConnection, stmt: RawStatement, params: dict[str, Any] | list[dict[str, Any]], conflict: Callable[[str], Conflict],
+) -> str:
+    """`stmt` with `params`, or with each of a list of them (executemany); returns the command status."""
+    if isinstance(params, list) and len(params) > 1:
+        await _send(conn, "executemany", stmt.sql, [stmt.args(p) for p in params], conflict=conflict)
+        return ""
+    one = params[0] if isinstance(params, list) else params
+    return await _send(conn, "execute", stmt.sql, *stmt.args(one), conflict=conflict)
+
+
+async def _with_driver(conn: AsyncConnection, work: Callable[[Any], Awaitable[R]]) -> R:
+    """Run `work` on the asyncpg connection under `conn`; a failure of the connection is StorageUnavailable.
+    (An error PostgreSQL reports about a statement is a bug here, and goes up as it is.)"""
+    driver = await driver_of(conn)
+    try:
+        return await work(driver)
+    except CONNECTION_FAILURES as exc:
+        await _driver_failed(conn, exc)
+
+
 class _RecordRow:
     """An asyncpg Record seen as a SQLAlchemy Row: attributes and `_mapping` by column name."""
 
@@ -575,15 +637,8 @@ class SqlAssignments(_TenantTable[Assignment]):
             _announce(self._conn, _GET_ASSIGNMENT_SQL, parameters)
             try:
                 record = await driver.fetchrow(_GET_ASSIGNMENT_SQL, *parameters)
-            except Exception as exc:
-                # A primary-key read fails only when the connection does (cut, server shutting down, timed out).
-                # SQLAlchemy is not there to notice, so do what its own disconnect handling does: mark every
-                # connection pooled before now for recycling (a cut usually took them all), then drop this one.
-                sync = self._conn.sync_connection
-                if sync is not None and sync.connection is not None:
-                    sync.engine.pool._invalidate(sync.connection, exc)
-                await self._conn.invalidate(exc)
-                raise StorageUnavailable() from exc
+            except Exception as exc:  # a primary-key read fails only when the connection does
+                await _driver_failed(self._conn, exc)
             row: Any = None if record is None else _RecordRow(record)
         else:
             row = (await self._conn.execute(_GET_ASSIGNMENT, {"tenant": self._tenant_id, "id": assignment_id})).first()
@@ -726,28 +781,52 @@ _ALLOCATE_SEQS = (
 )
 
 
-async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[int, int]:
-    """Reserve `count` feed positions for the tenant: returns (first seq, webhooks_version).
+_RESERVE_POSITIONS = (
+    "SELECT c.webhooks_version, (SELECT array_agg(nextval('events_pos_seq')) FROM generate_series(1, $2::int)) AS positions "
+    "FROM event_counters AS c WHERE c.tenant_id = $1 FOR SHARE"
+)
 
-    The counter row stays locked until the transaction ends, so a later transaction gets later
-    seqs and commits later: the feed is in commit order, and a rollback returns its seqs (no gaps).
+
+async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[list[int], list[int] | None, int]:
+    """Number `count` new events of the tenant: returns (their pos, their seqs or None, webhooks_version).
+
+    SQLite (one writer at a time) numbers them now: the counter row stays locked until the transaction ends,
+    so a later transaction gets later seqs, and a rollback returns them. PostgreSQL writers only take `pos`
+    from a sequence, under a share lock of the counter row that never makes them wait on each other; the
+    sequencer gives seqs after commit (app.repositories.sql.sequencer). The share lock still orders them
+    against a change of webhooks, so every event committed after that change is delivered to it.
     """
+    if conn.dialect.name == "postgresql":
+        record = await _reserve_positions(conn, tenant_id, count)
+        if record is None:  # a tenant from before the counters existed
+            await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
+            record = await _reserve_positions(conn, tenant_id, count)
+        return sorted(record["positions"]), None, record["webhooks_version"]
     params = {"tenant": tenant_id, "count": count}
     row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
-    if row is None:  # a tenant from before the counters existed
+    if row is None:
         await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
         row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
-    return row.last_seq - count + 1, row.webhooks_version
+    seqs = list(range(row.last_seq - count + 1, row.last_seq + 1))
+    return seqs, seqs, row.webhooks_version
+
+
+async def _reserve_positions(conn: AsyncConnection, tenant_id: UUID, count: int) -> Any:
+    return await _send(conn, "fetchrow", _RESERVE_POSITIONS, tenant_id, count, conflict=_event_conflict)
+
+
+def _event_conflict(text: str) -> Conflict:
+    return Conflict("The event conflicts with existing data.", code="event.conflict")  # ids are new: only a bug gets here
 
 
 _EVENT_COLUMNS = ("tenant_id", "id", "type", "occurred_at", "actor_type", "actor_id", "actor_on_behalf_of",
-                  "subject_type", "subject_id", "data", "details", "seq")
+                  "subject_type", "subject_id", "data", "details", "seq", "pos")
 _COPY_THRESHOLD = 200
 """From this many rows on, PostgreSQL gets COPY instead of a multi-row INSERT."""
 
 
 async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event]:
-    """Give events their feed seqs, store them, and queue their webhook deliveries (the outbox), all in
+    """Number events (see allocate_seqs), store them, and queue their webhook deliveries (the outbox), all in
     the caller's transaction. Tenants are locked in one order, so concurrent writers never deadlock."""
     by_tenant: dict[UUID, list[Event]] = {}
     for event in events:
@@ -755,8 +834,11 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
     stored: list[Event] = []
     deliveries: list[dict[str, Any]] = []
     for tenant_id in sorted(by_tenant):
-        first, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
-        batch = [dataclasses.replace(e, seq=first + i) for i, e in enumerate(by_tenant[tenant_id])]
+        positions, seqs, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
+        batch = [
+            dataclasses.replace(e, pos=positions[i], seq=None if seqs is None else seqs[i])
+            for i, e in enumerate(by_tenant[tenant_id])
+        ]
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
         queued = outbox_deliveries(batch, hooks)
@@ -769,11 +851,17 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
             values = m.event_values(event)
             values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
             records.append(tuple(values[name] for name in _EVENT_COLUMNS))
-        driver = (await conn.get_raw_connection()).driver_connection
+        driver = await in_transaction(conn)
         await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
+    elif conn.dialect.name == "postgresql":
+        rows = [m.event_values(event) for event in stored]
+        await _write(conn, raw_statement(_insert_statement(t.events), conn.dialect, tuple(rows[0])), rows, _event_conflict)
     else:
         await conn.execute(_insert_statement(t.events), [m.event_values(event) for event in stored])
-    if deliveries:
+    if deliveries and conn.dialect.name == "postgresql":
+        insert_deliveries = raw_statement(_insert_statement(t.webhook_deliveries), conn.dialect, tuple(deliveries[0]))
+        await _write(conn, insert_deliveries, deliveries, _event_conflict)
+    elif deliveries:
         await conn.execute(_insert_statement(t.webhook_deliveries), deliveries)
     return stored
 
@@ -782,7 +870,7 @@ def outbox_deliveries(events: list[Event], hooks: list[Webhook]) -> list[Deliver
     """One delivery per event and webhook that wants it; an LRS's carries a placeholder for its statement."""
     return [
         Delivery(
-            id=uuid7(), tenant_id=event.tenant_id, webhook_id=hook.id, event_id=event.id, event_seq=event.seq or 0,
+            id=uuid7(), tenant_id=event.tenant_id, webhook_id=hook.id, event_id=event.id, event_pos=event.pos or 0,
             event_type=event.type, subject_id=event.subject_id, status=DeliveryStatus.PENDING, attempts=0,
             next_attempt_at=event.occurred_at, created_at=event.occurred_at,
             payload={} if hook.kind is WebhookKind.XAPI else None,
@@ -876,7 +964,10 @@ class SqlEvents(_TenantTable[Event]):
     async def feed(
         self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
     ) -> list[Event]:
-        """Events after seq `after`, in seq order; `types` may hold `prefix.*` patterns."""
+        """Events after seq `after`, in seq order; `types` may hold `prefix.*` patterns. On PostgreSQL the
+        events committed since the last poll are numbered first, so the feed holds every acknowledged change."""
+        if self._conn.dialect.name == "postgresql":
+            await _with_driver(self._conn, lambda driver: number_waiting(driver, self._tenant_id))
         c = self.table.c
         conditions = [c.seq > after] + ([] if since is None else [c.occurred_at > since])
         if types:
@@ -983,10 +1074,12 @@ class SqlWebhooks(_TenantTable[Webhook]):
         await bump_webhooks_version(self._conn, self._tenant_id)
 
     async def delete(self, webhook_id: UUID) -> None:
+        # The counter row first, as event writers take it before their deliveries' foreign keys lock the
+        # webhook: the other order would deadlock with a writer queueing a delivery to this webhook.
+        await bump_webhooks_version(self._conn, self._tenant_id)
         await self._conn.execute(t.webhook_deliveries.delete().where(
             t.webhook_deliveries.c.tenant_id == self._tenant_id, t.webhook_deliveries.c.webhook_id == webhook_id))
         await self._conn.execute(self.table.delete().where(self._scoped(self.table.c.id == webhook_id)))
-        await bump_webhooks_version(self._conn, self._tenant_id)
 
     async def list(self, page: PageRequest, kind: WebhookKind = WebhookKind.STANDARD) -> Page[Webhook]:
         return await self._page(page, self.table.c.kind == kind.value)
@@ -1038,7 +1131,7 @@ class SqlOutbox:
         earlier = t.webhook_deliveries.alias("earlier")
         blocked = select(literal(1)).where(
             earlier.c.tenant_id == d.tenant_id, earlier.c.webhook_id == d.webhook_id, earlier.c.subject_id == d.subject_id,
-            earlier.c.status == DeliveryStatus.PENDING.value, earlier.c.event_seq < d.event_seq,
+            earlier.c.status == DeliveryStatus.PENDING.value, earlier.c.event_pos < d.event_pos,
         ).exists()
         stmt = (
             select(t.webhook_deliveries, *[c.label(f"w_{c.name}") for c in t.webhooks.c], *[c.label(f"e_{c.name}") for c in t.events.c])

@@ -300,14 +300,14 @@ class WebhookDeliveryRow(SQLModel, table=True):
         # What the worker claims, and what keeps one subject's deliveries in order per webhook.
         Index("ix_webhook_deliveries_due", "next_attempt_at",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
-        Index("ix_webhook_deliveries_order", "tenant_id", "webhook_id", "subject_id", "event_seq",
+        Index("ix_webhook_deliveries_order", "tenant_id", "webhook_id", "subject_id", "event_pos",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
     )
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
     webhook_id: UUID
     event_id: UUID
-    event_seq: int = Field(sa_type=BigInteger)
+    event_pos: int = Field(sa_type=BigInteger)
     event_type: str = Field(max_length=64)
     subject_id: UUID
     status: str = Field(max_length=16)
@@ -337,7 +337,9 @@ class IdempotencyKeyRow(SQLModel, table=True):
 
 
 class EventCounterRow(SQLModel, table=True):
-    """Per tenant: the last event seq handed out. Updating it locks it until commit, so seqs follow commit order."""
+    """Per tenant: the version of its webhook set (for the per-process cache), and on SQLite the last event
+    seq handed out. Writers of events on PostgreSQL only share-lock this row, so they never wait on each other,
+    while a change of webhooks (which updates it) waits for the events in flight and is seen by every later one."""
 
     __tablename__ = "event_counters"
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
@@ -347,7 +349,11 @@ class EventCounterRow(SQLModel, table=True):
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    __table_args__ = (Index(None, "tenant_id", "subject_id", "id"), Index(None, "tenant_id", "seq", unique=True))
+    __table_args__ = (
+        Index(None, "tenant_id", "subject_id", "id"), Index(None, "tenant_id", "seq", unique=True),
+        # Stored but not yet in the feed (PostgreSQL hands out seqs after commit): what the sequencer reads.
+        Index("ix_events_unsequenced", "tenant_id", "pos", postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL")),
+    )
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
     id: UUID = Field(primary_key=True)
     type: str = Field(max_length=64)
@@ -359,7 +365,10 @@ class EventRow(SQLModel, table=True):
     subject_id: UUID
     data: dict = _json()
     details: dict = _json()
-    seq: int = Field(sa_type=BigInteger)
+    seq: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    """The feed position, gap-free per tenant; null until the sequencer reaches the event (PostgreSQL)."""
+    pos: int = Field(sa_type=BigInteger)
+    """Order of storing: from the sequence events_pos_seq on PostgreSQL, the seq itself on SQLite."""
 
 
 class ImportJobRow(SQLModel, table=True):

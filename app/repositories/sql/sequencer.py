@@ -1,0 +1,58 @@
+"""Feed seqs for events that PostgreSQL writers stored without one.
+
+Writers used to number events under the tenant's counter row, held from their first event to COMMIT (WAL
+fsync included), so a tenant's writes went one at a time. Now a writer stores its events with `pos` only and
+takes no lock; before the feed is read, the sequencer gives the tenant's committed, unnumbered events the
+next seqs, in `pos` order, in a short transaction of its own under the tenant's advisory lock.
+
+Why the feed stays right:
+- Gap-free and read once: seqs are only ever given to committed events, one sequencer at a time per tenant,
+  each run starting after the highest seq already given, and a run's seqs commit together.
+- Causal order: a transaction that saw another's change stores its own events after that change committed,
+  so its `pos` is higher; either the earlier events were numbered in an earlier run, or both come in the
+  same run, where `pos` decides. One subject's events are therefore always in the order they happened.
+- Read your writes: a poll numbers everything committed before it began, so an event is in the feed as
+  soon as its change is acknowledged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+_ANY_WAITING = "SELECT 1 FROM events WHERE tenant_id = $1 AND seq IS NULL LIMIT 1"
+_LOCK = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
+_NUMBER = """
+WITH last AS (SELECT coalesce(max(seq), 0) AS seq FROM events WHERE tenant_id = $1),
+     waiting AS (SELECT id, row_number() OVER (ORDER BY pos) AS n FROM events
+                 WHERE tenant_id = $1 AND seq IS NULL ORDER BY pos LIMIT $2)
+UPDATE events AS e SET seq = last.seq + waiting.n FROM last, waiting
+WHERE e.tenant_id = $1 AND e.id = waiting.id
+"""
+_WAITING_TENANTS = "SELECT DISTINCT tenant_id FROM events WHERE seq IS NULL LIMIT $1"
+
+LOCK_CLASS = 0x53544E54
+"""The first key of the advisory lock ("STNT"); the second is taken from the tenant's id."""
+RUN_LIMIT = 10_000
+"""Events numbered per run: a poll pays for at most this many, the rest go to the next poll."""
+
+
+def _tenant_key(tenant_id: UUID) -> int:
+    return int.from_bytes(tenant_id.bytes[-4:], "big", signed=True)  # a UUIDv7's random tail
+
+
+async def number_waiting(driver: Any, tenant_id: UUID, limit: int = RUN_LIMIT) -> int:
+    """Give the tenant's committed events without a seq the next ones; returns how many got one.
+
+    `driver` is an asyncpg connection outside any transaction (or inside one the caller commits): the
+    check runs without a lock, so a tenant with nothing waiting costs one index probe and takes no lock."""
+    if await driver.fetchval(_ANY_WAITING, tenant_id) is None:
+        return 0
+    async with driver.transaction():
+        await driver.execute(_LOCK, LOCK_CLASS, _tenant_key(tenant_id))
+        status = await driver.execute(_NUMBER, tenant_id, limit)  # its snapshot starts after the lock is ours
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def waiting_tenants(driver: Any, limit: int = 100) -> list[UUID]:
+    return [row["tenant_id"] for row in await driver.fetch(_WAITING_TENANTS, limit)]
