@@ -24,21 +24,25 @@ class RawStatement:
     conversions (UTC datetimes, JSON as text), so a hot write skips SQLAlchemy's execute path (~100 µs of
     CPU a statement against the driver's ~20 µs) and still sends what SQLAlchemy would have."""
 
-    __slots__ = ("sql", "_names", "_convert")
+    __slots__ = ("sql", "_names", "_convert", "_fixed")
 
     def __init__(self, stmt: Any, dialect: Any, column_keys: tuple[str, ...] | None = None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=None if column_keys is None else list(column_keys))
         self.sql: str = compiled.string
+        if "POSTCOMPILE" in self.sql:
+            raise ValueError("an IN list is expanded as it is executed: use = ANY(array) in a statement compiled once")
         self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
         processors = compiled._bind_processors  # what SQLAlchemy applies to each parameter before the driver
         self._convert = tuple(processors.get(name) for name in self._names)
+        self._fixed = compiled.construct_params(_check=False)  # values written into the statement (`state == "x"`)
 
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self._names)
 
     def args(self, params: dict[str, Any]) -> list[Any]:
-        return [params[name] if convert is None else convert(params[name]) for name, convert in zip(self._names, self._convert)]
+        values = [params[name] if name in params else self._fixed[name] for name in self._names]
+        return [value if convert is None else convert(value) for value, convert in zip(values, self._convert)]
 
 
 _COMPILED: dict[tuple[Any, ...], RawStatement] = {}

@@ -597,8 +597,8 @@ def _effective_state_condition(table: Table, state: State, now: datetime) -> Any
         return or_(c.state == state.value, and_(c.state == State.OFFERED.value, c.offer_expires_at <= now))
     if state in (State.ACCEPTED, State.REVISION_REQUESTED):
         return and_(c.state == state.value, c.timeout_at > now)
-    if state is State.TIMED_OUT:
-        return or_(c.state == state.value, and_(c.state.in_(live), c.timeout_at <= now))
+    if state is State.TIMED_OUT:  # `=` twice rather than IN: a statement compiled once has no IN list to expand
+        return or_(c.state == state.value, and_(or_(c.state == live[0], c.state == live[1]), c.timeout_at <= now))
     return c.state == state.value
 
 
@@ -662,6 +662,8 @@ class SqlAssignments(_TenantTable[Assignment]):
         await self._cas_values(values, assignment.id, expected_version)
 
     async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
+        if self._postgres and visible_to is None:
+            return await self._list_fast(page, filters, now)
         c = self.table.c
         conditions = self._filters(filters, now)
         if visible_to is not None:
@@ -697,6 +699,27 @@ class SqlAssignments(_TenantTable[Assignment]):
         items = await self._from_rows(rows)
         return Page.from_rows(items, page, key=lambda a: deadline_key(deadlines[a.id], a.id))
 
+    async def _list_fast(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
+        """The integrations' list on PostgreSQL: the same SQL as `_page` would send, built and compiled once per
+        shape of filter and sent to asyncpg directly (building and executing it through SQLAlchemy was a
+        quarter of the request's CPU)."""
+        after = cursor_id(page.after)
+        lists = {name: getattr(filters, name) for name in _LIST_FILTERS}
+        shape = (
+            filters.states, filters.due_before is not None, after is not None,
+            tuple(0 if not values else 1 if len(values) == 1 else 2 for values in lists.values()),
+        )
+        stmt = _LIST_SHAPES.get(shape)
+        if stmt is None:
+            stmt = _LIST_SHAPES[shape] = raw_statement(_list_statement(*shape), self._conn.dialect)
+        params: dict[str, Any] = {
+            "tenant": self._tenant_id, "now": now, "due_before": filters.due_before, "after": after, "limit": page.limit + 1,
+        }
+        for name, values in lists.items():
+            params[name] = values[0] if len(values) == 1 else list(values)
+        records = await _send(self._conn, "fetch", stmt.sql, *stmt.args(params), conflict=self._conflict_named)
+        return Page.from_rows(await self._from_rows([_RecordRow(r) for r in records]), page)
+
     def _filters(self, filters: AssignmentFilter, now: datetime) -> list[Any]:
         c = self.table.c
         conditions: list[Any] = []
@@ -711,6 +734,34 @@ class SqlAssignments(_TenantTable[Assignment]):
         if filters.due_before is not None:
             conditions.append(c.due_at < filters.due_before)
         return conditions
+
+
+_LIST_FILTERS = {
+    "assignee_ids": "assignee_id", "reviewer_ids": "reviewer_id", "brief_ids": "brief_id", "skill_ids": "skill_id",
+    "external_refs": "external_ref",
+}
+"""AssignmentFilter's lists -> the column each matches."""
+_LIST_SHAPES: dict[tuple[Any, ...], RawStatement] = {}
+
+
+def _list_statement(states: tuple[State, ...], due_before: bool, after: bool, lists: tuple[int, ...]) -> Any:
+    """The assignment list for one shape of filter: states as written into the SQL (the planner sees them), a
+    list of one value as `=` (so the index also gives the order), of more as `= ANY(array)`."""
+    c = t.assignments.c
+    now = bindparam("now")
+    conditions = [c.tenant_id == bindparam("tenant")]
+    if states:
+        conditions.append(or_(*(_effective_state_condition(t.assignments, s, now) for s in states)))
+    for (name, column), kind in zip(_LIST_FILTERS.items(), lists):
+        if kind == 1:
+            conditions.append(c[column] == bindparam(name))
+        elif kind == 2:
+            conditions.append(c[column] == func.any(bindparam(name, type_=postgresql.ARRAY(c[column].type))))
+    if due_before:
+        conditions.append(c.due_at < bindparam("due_before"))
+    if after:
+        conditions.append(c.id > bindparam("after"))
+    return select(*ASSIGNMENT_COLUMNS).where(*conditions).order_by(c.id).limit(bindparam("limit"))
 
 
 class SqlSubmissions(_TenantTable[Submission]):
