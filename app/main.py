@@ -46,7 +46,7 @@ TAGS = [
     {"name": "skills", "description": "The tenant's skill catalogue."},
     {"name": "briefs", "description": "Reusable, versioned definitions of micro-assignments."},
     {"name": "assignments", "description": "The lifecycle: offer → accept → timebox → submit → review."},
-    {"name": "events", "description": "The event feed: every change once, in the order it committed."},
+    {"name": "events", "description": "The event feed: every change once, gap-free; one subject's changes in the order they happened."},
     {"name": "webhooks", "description": "Endpoints that receive events (Standard Webhooks), with their delivery log."},
     {"name": "xapi", "description": "The lifecycle as xAPI 1.0.3 statements, for learning record stores."},
     {"name": "me", "description": "The signed-in person's own view: their work, review queue and team."},

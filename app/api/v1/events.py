@@ -1,4 +1,4 @@
-"""/v1/events: the tenant's feed, in the order changes committed, gap-free."""
+"""/v1/events: the tenant's feed: every event once, gap-free, one subject's in the order they happened."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 EventType = Annotated[str, Query(max_length=64, pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")]
 
 
-@router.get("", operation_id="list_events", summary="Every event of the tenant, in the order it committed",
+@router.get("", operation_id="list_events", summary="Every event of the tenant, once each, gap-free",
             description="Store `next_cursor` and pass it back as `after`: you will see every event exactly once, even "
                         "while writers commit concurrently. A poll returns every change committed before it began; "
                         "changes that commit later come after it. Events that committed between two polls are listed "

@@ -7,11 +7,14 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-CONNECTION_FAILURES = (
-    OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # shut down, terminated, cancelled: SQLSTATE 57xxx
+CONNECTION_LOST = (
+    OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError, asyncpg.exceptions.CannotConnectNowError,
 )
-"""What asyncpg raises when the connection, not the statement, failed."""
+"""The connection is gone (cut, server shut down or restarting): the others pooled with it likely are too."""
+TIMED_OUT = (TimeoutError, asyncpg.exceptions.QueryCanceledError)
+"""The database did not answer in time (client command_timeout; server statement_timeout or a cancel)."""
+CONNECTION_FAILURES = CONNECTION_LOST + TIMED_OUT
 
 
 async def driver_of(conn: AsyncConnection) -> Any:
@@ -34,14 +37,18 @@ class RawStatement:
         self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
         processors = compiled._bind_processors  # what SQLAlchemy applies to each parameter before the driver
         self._convert = tuple(processors.get(name) for name in self._names)
-        self._fixed = compiled.construct_params(_check=False)  # values written into the statement (`state == "x"`)
+        # Values written into the statement (`state == "x"`); a parameter without one must always be given.
+        self._fixed = {
+            name: bind.value for name, bind in compiled.binds.items()
+            if not bind.required and bind.callable is None and bind.value is not None
+        }
 
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self._names)
 
     def args(self, params: dict[str, Any]) -> list[Any]:
-        values = [params[name] if name in params else self._fixed[name] for name in self._names]
+        values = [params[name] if name in params or name not in self._fixed else self._fixed[name] for name in self._names]
         return [value if convert is None else convert(value) for value, convert in zip(values, self._convert)]
 
 

@@ -37,7 +37,8 @@ from app.domain import xapi
 from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql.driver import CONNECTION_FAILURES, RawStatement, driver_of, in_transaction, raw_statement
+from app.repositories.sql import locks
+from app.repositories.sql.driver import CONNECTION_FAILURES, CONNECTION_LOST, RawStatement, driver_of, in_transaction, raw_statement
 from app.repositories.sql.sequencer import number_waiting
 
 T = TypeVar("T")
@@ -522,27 +523,33 @@ def _announce(conn: AsyncConnection, statement: str, parameters: tuple[Any, ...]
 
 
 async def _driver_failed(conn: AsyncConnection, exc: BaseException) -> NoReturn:
-    """A statement sent to asyncpg directly failed with its connection (cut, server shutting down, timed out).
-    SQLAlchemy is not there to notice, so do what its own disconnect handling does: mark every connection
-    pooled before now for recycling (a cut usually took them all), drop this one, and report the storage down."""
-    sync = conn.sync_connection
-    if sync is not None and sync.connection is not None:
-        sync.engine.pool._invalidate(sync.connection, exc)
-    await conn.invalidate(exc)
+    """A statement sent to asyncpg directly failed with its connection, or timed out: report the storage
+    unavailable (503). SQLAlchemy is not there to notice, so do what its own handling does:
+    - the connection is lost: mark every connection pooled before now for recycling (a cut usually took
+      them all), and drop this one;
+    - the server cancelled the statement (statement_timeout): the connection is sound, and the unit of
+      work's rollback ends the transaction;
+    - the client stopped waiting (command_timeout): drop this connection only, whose state is unknown."""
+    if not isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        sync = conn.sync_connection
+        if isinstance(exc, CONNECTION_LOST) and sync is not None and sync.connection is not None:
+            sync.engine.pool._invalidate(sync.connection, exc)
+        await conn.invalidate(exc)
     raise StorageUnavailable() from exc
 
 
-async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, conflict: Callable[[str], Conflict]) -> Any:
+async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, conflict: Callable[[str], Conflict], **options: Any) -> Any:
     """Send a statement to asyncpg directly, in the unit of work's transaction, with the errors SQLAlchemy's
     path gives: a unique key taken is `conflict`, a deadlock or serialisation failure ConcurrentUpdate (as the
-    unit of work reports them), a failed connection StorageUnavailable. `method` is asyncpg's."""
+    unit of work reports them), a failed connection StorageUnavailable. `method` is asyncpg's (for COPY,
+    `sql` is the table's name)."""
     try:
         driver = await in_transaction(conn)
     except Exception as exc:  # BEGIN failed: only the connection can make it fail
         await _driver_failed(conn, exc)
-    _announce(conn, sql, args)
+    _announce(conn, f"COPY {sql}" if method.startswith("copy") else sql, args)
     try:
-        return await getattr(driver, method)(sql, *args)
+        return await getattr(driver, method)(sql, *args, **options)
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise conflict(str(exc)) from exc
     except asyncpg.exceptions.TransactionRollbackError as exc:  # 40001, 40P01: sound, only unlucky
@@ -706,11 +713,13 @@ class SqlAssignments(_TenantTable[Assignment]):
         after = cursor_id(page.after)
         lists = {name: getattr(filters, name) for name in _LIST_FILTERS}
         shape = (
-            filters.states, filters.due_before is not None, after is not None,
+            tuple(sorted(set(filters.states))), filters.due_before is not None, after is not None,
             tuple(0 if not values else 1 if len(values) == 1 else 2 for values in lists.values()),
         )
         stmt = _LIST_SHAPES.get(shape)
         if stmt is None:
+            if len(_LIST_SHAPES) >= 512:  # 2^10 state sets at most, and few in use: a bound, not a policy
+                _LIST_SHAPES.clear()
             stmt = _LIST_SHAPES[shape] = raw_statement(_list_statement(*shape), self._conn.dialect)
         params: dict[str, Any] = {
             "tenant": self._tenant_id, "now": now, "due_before": filters.due_before, "after": after, "limit": page.limit + 1,
@@ -833,37 +842,58 @@ _ALLOCATE_SEQS = (
 
 
 _RESERVE_POSITIONS = (
-    "SELECT c.webhooks_version, (SELECT array_agg(nextval('events_pos_seq')) FROM generate_series(1, $2::int)) AS positions "
-    "FROM event_counters AS c WHERE c.tenant_id = $1 FOR SHARE"
+    "SELECT pg_advisory_xact_lock_shared($1::int, $2::int), "
+    "(SELECT array_agg(nextval('events_pos_seq')) FROM generate_series(1, $3::int)) AS positions"
 )
+_WEBHOOKS_VERSION = "SELECT webhooks_version FROM event_counters WHERE tenant_id = $1"
+_RETURNING_WEBHOOKS_VERSION = (
+    " RETURNING (SELECT webhooks_version FROM event_counters WHERE event_counters.tenant_id = events.tenant_id)"
+)
+"""Read by the INSERT of a single event: its statement starts after the share lock is held, as it must."""
 
 
-async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[list[int], list[int] | None, int]:
-    """Number `count` new events of the tenant: returns (their pos, their seqs or None, webhooks_version).
+async def allocate_seqs(conn: AsyncConnection, tenant_id: UUID, count: int) -> tuple[list[int], int]:
+    """SQLite: number `count` new events of the tenant; returns (their seqs, webhooks_version).
 
-    SQLite (one writer at a time) numbers them now: the counter row stays locked until the transaction ends,
-    so a later transaction gets later seqs, and a rollback returns them. PostgreSQL writers only take `pos`
-    from a sequence, under a share lock of the counter row that never makes them wait on each other; the
-    sequencer gives seqs after commit (app.repositories.sql.sequencer). The share lock still orders them
-    against a change of webhooks, so every event committed after that change is delivered to it.
-    """
-    if conn.dialect.name == "postgresql":
-        record = await _reserve_positions(conn, tenant_id, count)
-        if record is None:  # a tenant from before the counters existed
-            await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
-            record = await _reserve_positions(conn, tenant_id, count)
-        return sorted(record["positions"]), None, record["webhooks_version"]
+    SQLite has one writer at a time: the counter row stays locked until the transaction ends, so a later
+    transaction gets later seqs, and a rollback returns them. (PostgreSQL: see _store_tenant_events.)"""
     params = {"tenant": tenant_id, "count": count}
     row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
-    if row is None:
+    if row is None:  # a tenant from before the counters existed
         await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
         row = (await conn.execute(_ALLOCATE_SEQS, params)).first()
-    seqs = list(range(row.last_seq - count + 1, row.last_seq + 1))
-    return seqs, seqs, row.webhooks_version
+    return list(range(row.last_seq - count + 1, row.last_seq + 1)), row.webhooks_version
 
 
-async def _reserve_positions(conn: AsyncConnection, tenant_id: UUID, count: int) -> Any:
-    return await _send(conn, "fetchrow", _RESERVE_POSITIONS, tenant_id, count, conflict=_event_conflict)
+async def _store_tenant_events(conn: AsyncConnection, tenant_id: UUID, events: list[Event]) -> tuple[list[Event], int]:
+    """PostgreSQL: store one tenant's events with `pos` and no seq (the sequencer numbers them after commit);
+    returns them and the webhooks_version to queue their deliveries by.
+
+    Writers share the tenant's WEBHOOK_SET lock, so they never wait on each other; a change of webhooks takes
+    it alone, so it waits for the events in flight, and every event stored after it reads the new version."""
+    record = await _send(
+        conn, "fetchrow", _RESERVE_POSITIONS, locks.WEBHOOK_SET, locks.tenant_key(tenant_id), len(events), conflict=_event_conflict,
+    )
+    stored = [dataclasses.replace(e, pos=pos) for e, pos in zip(events, sorted(record["positions"]))]
+    rows = [m.event_values(event) for event in stored]
+    insert_events = raw_statement(_insert_statement(t.events), conn.dialect, tuple(rows[0]))
+    if len(rows) == 1:
+        version = await _send(conn, "fetchval", insert_events.sql + _RETURNING_WEBHOOKS_VERSION, *insert_events.args(rows[0]),
+                              conflict=_event_conflict)
+    else:
+        if len(rows) >= _COPY_THRESHOLD:
+            records = []
+            for values in rows:
+                values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
+                records.append(tuple(values[name] for name in _EVENT_COLUMNS))
+            await _send(conn, "copy_records_to_table", "events", records=records, columns=_EVENT_COLUMNS, conflict=_event_conflict)
+        else:
+            await _write(conn, insert_events, rows, _event_conflict)
+        version = await _send(conn, "fetchval", _WEBHOOKS_VERSION, tenant_id, conflict=_event_conflict)
+    if version is None:  # a tenant from before the counters existed
+        await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
+        version = 0
+    return stored, version
 
 
 def _event_conflict(text: str) -> Conflict:
@@ -877,43 +907,33 @@ _COPY_THRESHOLD = 200
 
 
 async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event]:
-    """Number events (see allocate_seqs), store them, and queue their webhook deliveries (the outbox), all in
-    the caller's transaction. Tenants are locked in one order, so concurrent writers never deadlock."""
+    """Number events, store them, and queue their webhook deliveries (the outbox), all in the caller's
+    transaction. Tenants are locked in one order, so concurrent writers never deadlock."""
     by_tenant: dict[UUID, list[Event]] = {}
     for event in events:
         by_tenant.setdefault(event.tenant_id, []).append(event)
+    postgres = conn.dialect.name == "postgresql"
     stored: list[Event] = []
     deliveries: list[dict[str, Any]] = []
     for tenant_id in sorted(by_tenant):
-        positions, seqs, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
-        batch = [
-            dataclasses.replace(e, pos=positions[i], seq=None if seqs is None else seqs[i])
-            for i, e in enumerate(by_tenant[tenant_id])
-        ]
+        if postgres:
+            batch, webhooks_version = await _store_tenant_events(conn, tenant_id, by_tenant[tenant_id])
+        else:
+            seqs, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
+            batch = [dataclasses.replace(e, seq=seq, pos=seq) for e, seq in zip(by_tenant[tenant_id], seqs)]
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
         queued = outbox_deliveries(batch, hooks)
         if any(d.payload is not None for d in queued):
             await attach_statements(conn, tenant_id, queued, {e.id: e for e in batch}, {h.id: h for h in hooks})
         deliveries += [m.delivery_values(d) for d in queued]
-    if conn.dialect.name == "postgresql" and len(stored) >= _COPY_THRESHOLD:
-        records = []
-        for event in stored:
-            values = m.event_values(event)
-            values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
-            records.append(tuple(values[name] for name in _EVENT_COLUMNS))
-        driver = await in_transaction(conn)
-        await driver.copy_records_to_table("events", records=records, columns=_EVENT_COLUMNS)
-    elif conn.dialect.name == "postgresql":
-        rows = [m.event_values(event) for event in stored]
-        await _write(conn, raw_statement(_insert_statement(t.events), conn.dialect, tuple(rows[0])), rows, _event_conflict)
-    else:
+    if not postgres:
         await conn.execute(_insert_statement(t.events), [m.event_values(event) for event in stored])
-    if deliveries and conn.dialect.name == "postgresql":
+        if deliveries:
+            await conn.execute(_insert_statement(t.webhook_deliveries), deliveries)
+    elif deliveries:
         insert_deliveries = raw_statement(_insert_statement(t.webhook_deliveries), conn.dialect, tuple(deliveries[0]))
         await _write(conn, insert_deliveries, deliveries, _event_conflict)
-    elif deliveries:
-        await conn.execute(_insert_statement(t.webhook_deliveries), deliveries)
     return stored
 
 
@@ -984,7 +1004,15 @@ class ActiveWebhooks:
 ACTIVE_WEBHOOKS = ActiveWebhooks()
 
 
+async def lock_webhook_set(conn: AsyncConnection, tenant_id: UUID) -> None:
+    """Before changing a tenant's webhooks, before any other lock: wait for the events in flight, and hold
+    off new ones until commit (PostgreSQL; SQLite's single writer does that by itself)."""
+    if conn.dialect.name == "postgresql":
+        await _send(conn, "execute", locks.EXCLUSIVE, locks.WEBHOOK_SET, locks.tenant_key(tenant_id), conflict=_event_conflict)
+
+
 async def bump_webhooks_version(conn: AsyncConnection, tenant_id: UUID) -> None:
+    await lock_webhook_set(conn, tenant_id)  # held already by a caller that followed the lock order; taking it again is free
     c = t.event_counters.c
     await conn.execute(update(t.event_counters).where(c.tenant_id == tenant_id).values(webhooks_version=c.webhooks_version + 1))
 
@@ -1108,12 +1136,14 @@ class SqlDeadlineQueue:
 
 
 class SqlWebhooks(_TenantTable[Webhook]):
-    """Any change bumps the tenant's webhooks_version, so every writer's fan-out sees it at once."""
+    """Any change takes the tenant's webhook-set lock first and bumps its webhooks_version, so every event
+    stored after the change commits is queued to the new set."""
 
     table, kind = t.webhooks, "webhook"
     to_values, from_row = staticmethod(m.webhook_values), staticmethod(m.webhook_from)
 
     async def add(self, webhook: Webhook) -> None:
+        await lock_webhook_set(self._conn, self._tenant_id)
         await self._insert(webhook)
         await bump_webhooks_version(self._conn, self._tenant_id)
 
@@ -1121,16 +1151,18 @@ class SqlWebhooks(_TenantTable[Webhook]):
         return await self._get(self.table.c.id == webhook_id)
 
     async def update(self, webhook: Webhook, expected_version: int) -> None:
+        await lock_webhook_set(self._conn, self._tenant_id)
         await self._cas(webhook, webhook.id, expected_version)
         await bump_webhooks_version(self._conn, self._tenant_id)
 
     async def delete(self, webhook_id: UUID) -> None:
-        # The counter row first, as event writers take it before their deliveries' foreign keys lock the
-        # webhook: the other order would deadlock with a writer queueing a delivery to this webhook.
-        await bump_webhooks_version(self._conn, self._tenant_id)
+        # The webhook set's lock first, as everyone takes it before deliveries and webhooks: event writers
+        # before their deliveries' foreign keys lock the webhook, the delivery worker before its updates.
+        await lock_webhook_set(self._conn, self._tenant_id)
         await self._conn.execute(t.webhook_deliveries.delete().where(
             t.webhook_deliveries.c.tenant_id == self._tenant_id, t.webhook_deliveries.c.webhook_id == webhook_id))
         await self._conn.execute(self.table.delete().where(self._scoped(self.table.c.id == webhook_id)))
+        await bump_webhooks_version(self._conn, self._tenant_id)
 
     async def list(self, page: PageRequest, kind: WebhookKind = WebhookKind.STANDARD) -> Page[Webhook]:
         return await self._page(page, self.table.c.kind == kind.value)
@@ -1217,6 +1249,8 @@ class SqlOutbox:
         at (an admin's change meanwhile wins). Webhooks are locked in (tenant, id) order, as events are.
         """
         d, w = t.webhook_deliveries.c, t.webhooks.c
+        for tenant_id in sorted({change.tenant_id for change in health if change.disable_reason is not None}):
+            await lock_webhook_set(self._conn, tenant_id)  # before the deliveries, in the order a webhook's delete takes them
         for delivery, leased_until in results:
             await self._conn.execute(
                 update(t.webhook_deliveries)

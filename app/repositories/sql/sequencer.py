@@ -3,7 +3,7 @@
 Writers used to number events under the tenant's counter row, held from their first event to COMMIT (WAL
 fsync included), so a tenant's writes went one at a time. Now a writer stores its events with `pos` only and
 takes no lock; before the feed is read, the sequencer gives the tenant's committed, unnumbered events the
-next seqs, in `pos` order, in a short transaction of its own under the tenant's advisory lock.
+next seqs, in `pos` order, in short transactions of their own under the tenant's advisory lock.
 
 Why the feed stays right:
 - Gap-free and read once: seqs are only ever given to committed events, one sequencer at a time per tenant,
@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from app.repositories.sql import locks
+
 _ANY_WAITING = "SELECT 1 FROM events WHERE tenant_id = $1 AND seq IS NULL LIMIT 1"
-_LOCK = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
 _NUMBER = """
 WITH last AS (SELECT coalesce(max(seq), 0) AS seq FROM events WHERE tenant_id = $1),
      waiting AS (SELECT id, row_number() OVER (ORDER BY pos) AS n FROM events
@@ -31,27 +32,26 @@ WHERE e.tenant_id = $1 AND e.id = waiting.id
 """
 _WAITING_TENANTS = "SELECT DISTINCT tenant_id FROM events WHERE seq IS NULL LIMIT $1"
 
-LOCK_CLASS = 0x53544E54
-"""The first key of the advisory lock ("STNT"); the second is taken from the tenant's id."""
 RUN_LIMIT = 10_000
-"""Events numbered per run: a poll pays for at most this many, the rest go to the next poll."""
-
-
-def _tenant_key(tenant_id: UUID) -> int:
-    return int.from_bytes(tenant_id.bytes[-4:], "big", signed=True)  # a UUIDv7's random tail
+"""Events numbered per transaction: a long backlog (an import nobody polled during) goes in several short ones."""
 
 
 async def number_waiting(driver: Any, tenant_id: UUID, limit: int = RUN_LIMIT) -> int:
-    """Give the tenant's committed events without a seq the next ones; returns how many got one.
+    """Give every committed event of the tenant without a seq the next ones; returns how many got one.
 
-    `driver` is an asyncpg connection outside any transaction (or inside one the caller commits): the
-    check runs without a lock, so a tenant with nothing waiting costs one index probe and takes no lock."""
-    if await driver.fetchval(_ANY_WAITING, tenant_id) is None:
-        return 0
-    async with driver.transaction():
-        await driver.execute(_LOCK, LOCK_CLASS, _tenant_key(tenant_id))
-        status = await driver.execute(_NUMBER, tenant_id, limit)  # its snapshot starts after the lock is ours
-    return int(status.rsplit(" ", 1)[-1])
+    `driver` is an asyncpg connection outside any transaction: the check runs without a lock, so a tenant
+    with nothing waiting costs one index probe and takes no lock. READ COMMITTED whatever the server's
+    default: each statement must see what the sequencer before it committed."""
+    numbered = 0
+    while await driver.fetchval(_ANY_WAITING, tenant_id) is not None:
+        async with driver.transaction(isolation="read_committed"):
+            await driver.execute(locks.EXCLUSIVE, locks.FEED_SEQUENCER, locks.tenant_key(tenant_id))
+            status = await driver.execute(_NUMBER, tenant_id, limit)  # its snapshot starts after the lock is ours
+        count = int(status.rsplit(" ", 1)[-1])
+        numbered += count
+        if count < limit:  # what is still waiting committed after this poll began
+            break
+    return numbered
 
 
 async def waiting_tenants(driver: Any, limit: int = 100) -> list[UUID]:

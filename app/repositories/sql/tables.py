@@ -337,9 +337,9 @@ class IdempotencyKeyRow(SQLModel, table=True):
 
 
 class EventCounterRow(SQLModel, table=True):
-    """Per tenant: the version of its webhook set (for the per-process cache), and on SQLite the last event
-    seq handed out. Writers of events on PostgreSQL only share-lock this row, so they never wait on each other,
-    while a change of webhooks (which updates it) waits for the events in flight and is seen by every later one."""
+    """Per tenant: the version of its webhook set (for the per-process cache, bumped by every change of it),
+    and on SQLite the last event seq handed out. On PostgreSQL event writers only read it, under the tenant's
+    shared WEBHOOK_SET lock (app.repositories.sql.locks), so they never wait on each other."""
 
     __tablename__ = "event_counters"
     tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
