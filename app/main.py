@@ -31,6 +31,7 @@ from app.api.v1 import assignments, batches, catalog, events, imports, me, peopl
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
+from app.repositories.sql.my_work import SqlSignedInWork
 from app.settings import Settings, get_settings
 from app.workers.runner import run_all
 from app.workers.sender import HttpSender
@@ -74,6 +75,7 @@ def create_app(
     limits = _buckets(settings)
     runtime = Runtime(
         database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks, settings.identity_provider_cache_seconds), KeyCache(settings.api_key_cache_seconds), limits,
+        SqlSignedInWork(database),
     )
 
     @asynccontextmanager

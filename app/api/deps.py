@@ -17,10 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.api.errors import RateLimited, Unauthenticated
 from app.api.ratelimit import Buckets
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
-from app.domain.ports import Clock, IdGenerator
+from app.domain.ports import Clock, IdGenerator, SignedInWork
 from app.repositories.sql.database import Database
 from app.services.context import Context
-from app.api.tokens import InvalidToken, TokenVerifier
+from app.api.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
 from app.domain.errors import PermissionDenied, invalid
@@ -64,6 +64,8 @@ class Runtime:
     keys: KeyCache
     limits: Buckets | None
     """Per-caller rate limits; None when turned off."""
+    signed_in: SignedInWork
+    """A signed-in person's own work, read with the check that they are active."""
 
 
 _api_key = HTTPBearer(
@@ -77,6 +79,34 @@ _person_token = HTTPBearer(
     bearerFormat="JWT",
     description="A signed-in person's token (RS256, ES256 or EdDSA JWT) from the tenant's identity provider.",
 )
+
+
+@dataclass(frozen=True)
+class PersonToken:
+    """A person's verified token whose person is not read yet: for a route that reads the person together
+    with its own data (one round trip), then makes the Context with `person_context`."""
+
+    verified: VerifiedToken
+
+
+async def get_caller(
+    request: Request,
+    response: Response,
+    key: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(_person_token)],
+    acting_for: Annotated[
+        UUID,
+        Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
+    ] = None,  # type: ignore[assignment]  # optional, but never null
+) -> Context | PersonToken:
+    """As get_context, except that a person's token comes back verified but with the person not yet read."""
+    runtime: Runtime = request.app.state.runtime
+    credentials = key or token
+    if credentials is None:
+        raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
+    if acting_for is None and not credentials.credentials.startswith(KEY_PREFIX):
+        return PersonToken(await verify_token(runtime, credentials.credentials))
+    return await _context(runtime, response, credentials.credentials, acting_for)
 
 
 async def get_context(
@@ -93,12 +123,12 @@ async def get_context(
     credentials = key or token
     if credentials is None:
         raise Unauthenticated("Send an API key or a person's token as 'Authorization: Bearer …'.")
-    actor = await authenticate(runtime, credentials.credentials)
-    if runtime.limits is not None:
-        decision = await runtime.limits.take(f"{actor.tenant_id}:{actor.type.value}:{actor.id}")
-        if not decision.allowed:
-            raise RateLimited(decision.headers())
-        response.headers.update(decision.headers())
+    return await _context(runtime, response, credentials.credentials, acting_for)
+
+
+async def _context(runtime: Runtime, response: Response, secret: str, acting_for: UUID | None) -> Context:
+    actor = await authenticate(runtime, secret)
+    await _take_limit(runtime, response, actor)
     if acting_for is not None:
         if actor.type is not ActorType.API_KEY:
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
@@ -109,6 +139,30 @@ async def get_context(
     return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
 
 
+async def _take_limit(runtime: Runtime, response: Response, actor: Actor) -> None:
+    if runtime.limits is not None:
+        decision = await runtime.limits.take(f"{actor.tenant_id}:{actor.type.value}:{actor.id}")
+        if not decision.allowed:
+            raise RateLimited(decision.headers())
+        response.headers.update(decision.headers())
+
+
+async def person_context(runtime: Runtime, response: Response, actor: Actor) -> Context:
+    """The Context of a person read with a PersonToken, once their rate limit allows the request."""
+    await _take_limit(runtime, response, actor)
+    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
+
+
+NO_ACTIVE_PERSON = "The token names no active person in this tenant."
+
+
+async def verify_token(runtime: Runtime, secret: str) -> VerifiedToken:
+    try:
+        return await runtime.tokens.verify(secret)
+    except InvalidToken as exc:
+        raise Unauthenticated(exc.detail, invalid_token=True) from exc
+
+
 async def authenticate(runtime: Runtime, secret: str) -> Actor:
     """The caller a bearer credential names: an integration key, or a person signed in with their IdP."""
     if secret.startswith(KEY_PREFIX):
@@ -116,20 +170,18 @@ async def authenticate(runtime: Runtime, secret: str) -> Actor:
         if actor is None:
             raise Unauthenticated("The API key is not valid or has been revoked.", invalid_token=True)
     else:
-        try:
-            verified = await runtime.tokens.verify(secret)
-        except InvalidToken as exc:
-            raise Unauthenticated(exc.detail, invalid_token=True) from exc
+        verified = await verify_token(runtime, secret)
         person = await person_for_subject(
             runtime.database.uow(verified.idp.tenant_id, readonly=True), verified.idp.match, verified.subject,
         )
         if person is None:
-            raise Unauthenticated("The token names no active person in this tenant.", invalid_token=True)
+            raise Unauthenticated(NO_ACTIVE_PERSON, invalid_token=True)
         actor = person_actor(verified.idp.tenant_id, person.id, person.is_admin)
     return actor
 
 
 Ctx = Annotated[Context, Depends(get_context)]
+Caller = Annotated[Context | PersonToken, Depends(get_caller)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
 
