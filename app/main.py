@@ -107,7 +107,7 @@ def create_app(
     app.state.settings = settings
     metrics = Metrics()
     errors.install(app)
-    for router in (batches.router, people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router, imports.router):
+    for router in (assignments.router, me.router, batches.router, people.router, catalog.skills, catalog.briefs, events.router, webhooks.router, xapi.router, tenant.router, imports.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")
