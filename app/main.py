@@ -9,12 +9,14 @@ from typing import Any, AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic.json_schema import models_json_schema
 
 from app import logs
 from app.api import errors
-from app.api.deps import KeyCache, Runtime
+from app.api.deps import API_KEY, PERSON_TOKEN, KeyCache, Runtime, get_caller, get_context
 from app.api.guard import BodyLimits, RequestGuard
 from app.api.idempotency import Idempotency
 from app.api.ratelimit import Buckets, MemoryBuckets, RedisBuckets
@@ -31,6 +33,7 @@ from app.api.v1 import assignments, batches, catalog, events, imports, me, peopl
 from app.domain.ports import Clock, IdGenerator
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
+from app.repositories.sql.my_work import SqlSignedInWork
 from app.settings import Settings, get_settings
 from app.workers.runner import run_all
 from app.workers.sender import HttpSender
@@ -73,7 +76,8 @@ def create_app(
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
     limits = _buckets(settings)
     runtime = Runtime(
-        database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks), KeyCache(settings.api_key_cache_seconds), limits,
+        database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks, settings.identity_provider_cache_seconds), KeyCache(settings.api_key_cache_seconds), limits,
+        SqlSignedInWork(database),
     )
 
     @asynccontextmanager
@@ -103,7 +107,7 @@ def create_app(
     app.state.settings = settings
     metrics = Metrics()
     errors.install(app)
-    for router in (batches.router, people.router, catalog.skills, catalog.briefs, assignments.router, me.router, events.router, webhooks.router, xapi.router, tenant.router, imports.router):
+    for router in (assignments.router, me.router, batches.router, people.router, catalog.skills, catalog.briefs, events.router, webhooks.router, xapi.router, tenant.router, imports.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", summary="The process is alive")
@@ -136,6 +140,24 @@ def create_app(
     return app
 
 
+def _depends_on(dependant: Any, calls: tuple[Any, ...]) -> bool:
+    return any(sub.call in calls or _depends_on(sub, calls) for sub in dependant.dependencies)
+
+
+def _document_security(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Every operation that authenticates (depends on get_context or get_caller, which read the bearer
+    credential themselves, see app.api.deps.bearer) takes an API key or a person's token."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, (get_context, get_caller)):
+            for method in route.methods:
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = [{scheme.scheme_name: []} for scheme in SECURITY]
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    for scheme in SECURITY:
+        schemes[scheme.scheme_name] = jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+
+
 def _buckets(settings: Settings) -> Buckets | None:
     if settings.rate_limit_per_second <= 0:
         return None
@@ -143,6 +165,9 @@ def _buckets(settings: Settings) -> Buckets | None:
         return RedisBuckets(settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst)
     return MemoryBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
 
+
+SECURITY = (API_KEY, PERSON_TOKEN)
+"""Either credential, as `Authorization: Bearer …`: what every authenticated operation documents."""
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -157,6 +182,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags)
+    _document_security(app, schema)
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     for path in schema["paths"].values():
         for method, operation in path.items():

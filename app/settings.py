@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     jwks_cache_seconds: float = Field(default=300.0, ge=0)
     jwks_min_refresh_seconds: float = Field(default=5.0, ge=0)
+    identity_provider_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a process trusts an identity provider's configuration, and the tokens it verified with it:
+    a change (issuer, audience, keys) applies within this. Whether the person is active is read on every request."""
 
     # The deadline sweeper (`stint worker`, or `stint serve --with-worker`).
     with_worker: bool = False

@@ -94,10 +94,46 @@ def _key_set(document: dict[str, Any]) -> PyJWKSet:
 
 
 class TokenVerifier:
-    def __init__(self, directory: TenantDirectory, clock: Clock, jwks: JwksCache) -> None:
-        self._directory, self._clock, self._jwks = directory, clock, jwks
+    """Checks tokens against the identity providers configured in the directory.
+
+    With `ttl` > 0 a process remembers, for `ttl` seconds, each issuer's identity providers (found ones only:
+    an unknown issuer is looked up again every time) and each token it has verified (its signature, issuer,
+    audience and subject; `exp` and `nbf` are checked against the clock on every use). So a change of an
+    identity provider's configuration (issuer, audience, keys) reaches every process within `ttl` seconds;
+    who the subject is, and whether they are still active, is never cached."""
+
+    SIZE = 10_000
+
+    def __init__(self, directory: TenantDirectory, clock: Clock, jwks: JwksCache, ttl: float = 0.0) -> None:
+        self._directory, self._clock, self._jwks, self._ttl = directory, clock, jwks, ttl
+        self._providers: dict[str, tuple[float, list[IdentityProvider]]] = {}
+        self._verified: dict[str, tuple[float, VerifiedToken, Any, Any]] = {}
 
     async def verify(self, token: str) -> VerifiedToken:
+        hit = self._verified.get(token)
+        if hit is not None and hit[0] > time.monotonic():
+            self._check_times({"exp": hit[2], "nbf": hit[3]})
+            return hit[1]
+        verified, claims = await self._verify(token)
+        if self._ttl > 0:
+            if len(self._verified) >= self.SIZE:
+                self._verified.clear()
+            self._verified[token] = (time.monotonic() + self._ttl, verified, claims.get("exp"), claims.get("nbf"))
+        return verified
+
+    async def _identity_providers(self, issuer: str) -> list[IdentityProvider]:
+        now = time.monotonic()
+        hit = self._providers.get(issuer)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        providers = await self._directory.identity_providers_for(issuer)
+        if self._ttl > 0 and providers:
+            if len(self._providers) >= self.SIZE:
+                self._providers.clear()
+            self._providers[issuer] = (now + self._ttl, providers)
+        return providers
+
+    async def _verify(self, token: str) -> tuple[VerifiedToken, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -107,7 +143,7 @@ class TokenVerifier:
         if alg not in ALGORITHMS:
             raise InvalidToken(f"Tokens must be signed with one of {', '.join(ALGORITHMS)}.")
         issuer = unverified.get("iss")
-        providers = await self._directory.identity_providers_for(issuer) if isinstance(issuer, str) else []
+        providers = await self._identity_providers(issuer) if isinstance(issuer, str) else []
         audiences = unverified.get("aud")
         audiences = [audiences] if isinstance(audiences, str) else audiences if isinstance(audiences, list) else []
         providers = [idp for idp in providers if idp.audience in audiences]
@@ -118,7 +154,7 @@ class TokenVerifier:
         subject = claims.get(idp.claim)
         if not isinstance(subject, str) or not subject:
             raise InvalidToken(f"The token has no '{idp.claim}' claim naming the person.")
-        return VerifiedToken(idp, subject)
+        return VerifiedToken(idp, subject), claims
 
     async def _verified_claims(self, token: str, alg: str, kid: str | None, idp: IdentityProvider) -> dict[str, Any]:
         keys: list[Any]

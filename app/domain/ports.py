@@ -10,7 +10,7 @@ from uuid import UUID
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.events import Event
-from app.domain.identity import IdentityProvider
+from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
@@ -280,3 +280,22 @@ class TenantDirectory(Protocol):
     async def set_identity_provider(self, idp: IdentityProvider) -> None: ...
     async def identity_provider(self, tenant_id: UUID) -> IdentityProvider | None: ...
     async def identity_providers_for(self, issuer: str) -> list[IdentityProvider]: ...
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The active person a token's subject names, as far as deciding their rights needs."""
+
+    id: UUID
+    is_admin: bool
+
+
+class SignedInWork(Protocol):
+    """A signed-in person's own work, read together with the check that they are still active."""
+
+    async def my_work(
+        self, tenant_id: UUID, match: SubjectMatch, subject: str, page: PageRequest, states: tuple[State, ...], now: datetime,
+    ) -> tuple[SignedIn, Page[Assignment]] | None:
+        """The active person `subject` names (as `match` says) and their assignments, nearest deadline first
+        (as AssignmentRepository.by_deadline); None when it names no active person (unknown, ambiguous, deactivated)."""
+        ...

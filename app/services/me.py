@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from app.domain.actors import Scope
+from app.domain import access
+from app.domain.actors import Actor, Scope, person_actor
+from app.domain.identity import SubjectMatch
 from app.domain.assignment import State
 from app.domain.errors import PermissionDenied
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
-from app.domain.ports import AssignmentFilter
+from app.domain.ports import AssignmentFilter, Clock, SignedInWork
 from app.services.assignments import AssignmentView, views
 from app.services.context import Context, require_found
 
@@ -48,6 +50,21 @@ async def my_assignments(ctx: Context, page: PageRequest, states: tuple[State, .
     async with ctx.uow(readonly=True) as uow:
         found = await uow.assignments.by_deadline(page, AssignmentFilter(states=states, assignee_ids=(me,)), ctx.clock.now())
     return views(ctx, found)
+
+
+async def my_assignments_signed_in(
+    work: SignedInWork, clock: Clock, tenant_id: UUID, match: SubjectMatch, subject: str, page: PageRequest,
+    states: tuple[State, ...] = (),
+) -> tuple[Actor, Page[AssignmentView]] | None:
+    """my_assignments for a verified token's subject, read with the check that the person is active (one
+    round trip where storage can): the person as the caller, and their work; None when no active person."""
+    found = await work.my_work(tenant_id, match, subject, page, states, clock.now())
+    if found is None:
+        return None
+    person, assignments = found
+    actor = person_actor(tenant_id, person.id, person.is_admin)
+    actor.require(Scope.ASSIGNMENTS_READ)
+    return actor, Page([AssignmentView(a, access.listed_standing(actor, a)) for a in assignments.items], assignments.next_after)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from app.repositories.sql.database import Database
 from app.services import tenants
 from app.settings import Settings
 from tests.conftest import make_api, new_tenant
-from tests.support import AUDIENCE, Api, FakeClock, Signer, iso, jwks, problem
+from tests.support import AUDIENCE, Api, FakeClock, Signer, count_statements, iso, jwks, problem
 
 RSA, EC, ED = Signer("RS256", "rsa-1"), Signer("ES256", "ec-1"), Signer("EdDSA", "ed-1")
 
@@ -314,3 +314,58 @@ async def test_crafted_cursors_are_400(org: Org) -> None:
     problem(await org.api.get("/v1/xapi/statements", params={"cursor": cursor(-1)}), 400, "invalid_cursor")
     naive = cursor(["2026-11-24T09:00:00", "01a20f43-0000-7000-8000-000000000000"])
     problem(await org.as_("assignee", "GET", "/v1/me/assignments", params={"cursor": naive}), 400, "invalid_cursor")
+
+
+async def test_a_deactivated_person_is_refused_at_once_on_their_own_work_too(org: Org) -> None:
+    """/v1/me/assignments reads the person with their work (one statement on PostgreSQL): still refused at once."""
+    token = org.token("assignee")
+    urls = ("/v1/me", "/v1/me/assignments", "/v1/me/assignments?state=offered", "/v1/me/reviews")
+    for url in urls:
+        assert (await org.api.client.get(url, headers={"Authorization": f"Bearer {token}"})).status_code == 200, url
+    await org.api.patch(f"/v1/people/{org.people['assignee']['id']}", {"active": False})
+    for url in urls:
+        problem(await org.api.client.get(url, headers={"Authorization": f"Bearer {token}"}), 401, "unauthenticated")
+    await org.api.patch(f"/v1/people/{org.people['assignee']['id']}", {"active": True})
+    assert (await org.api.client.get("/v1/me/assignments", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+
+async def test_a_person_with_no_work_gets_an_empty_page_and_an_unknown_subject_401(org: Org) -> None:
+    response = await org.as_("colleague", "GET", "/v1/me/assignments")
+    assert response.status_code == 200 and response.json() == {"items": [], "next_cursor": None}
+    stranger = RSA.token({"iss": org.issuer, "sub": "nobody-here"}, now=org.api.clock.now())
+    problem(await org.api.client.get("/v1/me/assignments", headers={"Authorization": f"Bearer {stranger}"}), 401, "unauthenticated")
+
+
+async def test_my_finished_work_pages_by_id_after_the_work_facing_a_deadline(org: Org) -> None:
+    api = org.api
+    assignee = org.people["assignee"]["id"]
+    brief = await api.brief()
+    open_offer = await api.created("/v1/assignments", {"brief_id": brief["id"], "assignee_id": assignee})
+    finished = []
+    for _ in range(3):
+        declined = await api.created("/v1/assignments", {"brief_id": brief["id"], "assignee_id": assignee})
+        await api.act(declined["id"], "decline")
+        finished.append(declined["id"])
+    seen, cursor = [], None
+    while True:  # one item a page: the cursors after the finished ones carry no deadline
+        response = await org.as_("assignee", "GET", "/v1/me/assignments", params={"limit": 1} | ({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        seen += [a["id"] for a in response.json()["items"]]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [open_offer["id"], *sorted(finished)]
+    assert seen == [a["id"] for a in (await org.as_("assignee", "GET", "/v1/me/assignments")).json()["items"]]
+    via_key = await api.get("/v1/me/assignments", headers={"Stint-Acting-For": assignee})
+    assert [a["id"] for a in via_key.json()["items"]] == seen, "a key acting for the person sees the same"
+
+
+async def test_my_assignments_is_one_statement_on_postgresql(org: Org) -> None:
+    """The person's freshness and their work come in one round trip once the identity provider is known."""
+    await org.api.created("/v1/assignments", {"brief_id": (await org.api.brief())["id"], "assignee_id": org.people["assignee"]["id"]})
+    token = org.token("assignee")
+    assert (await org.api.client.get("/v1/me/assignments", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    with count_statements(org.api.engine) as log:
+        response = await org.api.client.get("/v1/me/assignments", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and len(response.json()["items"]) == 1
+    assert log.count == (1 if org.api.engine.dialect.name == "postgresql" else 2), log.statements

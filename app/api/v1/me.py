@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Ctx, Paging, json_response, page_body, page_cursor
+from app.api.deps import (
+    NO_ACTIVE_PERSON, Caller, Ctx, Paging, PersonToken, Runtime, json_response, page_body, page_cursor, person_context,
+)
+from app.api.errors import Unauthenticated
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import AssignmentList, ReviewQueue, assignment_json, list_json
 from app.api.schemas.people import MeOut, PersonOut, TeamList, TeamMemberOut
@@ -29,10 +32,21 @@ async def get_me(ctx: Ctx) -> MeOut:
 @router.get("/assignments", operation_id="list_my_assignments", summary="My own work, nearest deadline first",
             response_model=AssignmentList, responses=problem_responses(400, 403, 422))
 async def list_my_assignments(
-    ctx: Ctx, paging: Paging, request: Request, response: Response,
+    caller: Caller, paging: Paging, request: Request, response: Response,
     state: Annotated[list[State] | None, Query(description="Any of these effective states.")] = None,
 ) -> Response:
-    page = await me.my_assignments(ctx, paging, tuple(state or ()))
+    states = tuple(state or ())
+    if isinstance(caller, PersonToken):  # the person is read with their work, in one round trip
+        runtime: Runtime = request.app.state.runtime
+        idp = caller.verified.idp
+        found = await me.my_assignments_signed_in(runtime.signed_in, runtime.clock, idp.tenant_id, idp.match, caller.verified.subject, paging, states)
+        if found is None:
+            raise Unauthenticated(NO_ACTIVE_PERSON, invalid_token=True)
+        actor, page = found
+        ctx = await person_context(runtime, response, actor)
+    else:
+        ctx = caller
+        page = await me.my_assignments(ctx, paging, states)
     now = ctx.clock.now()
     items = [assignment_json(v, now, ctx.actor) for v in page.items]
     return json_response(list_json(items, page_cursor(request, response, page)), response)
