@@ -21,7 +21,7 @@ from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.driver import CONNECTION_FAILURES, driver_of
-from app.repositories.sql.sequencer import number_waiting, waiting_tenants
+from app.repositories.sql.sequencer import number_every_tenant
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
     SqlImports, SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
@@ -350,12 +350,9 @@ class Database:
             conn = await self.engine.connect()
         except Exception as exc:
             raise StorageUnavailable() from exc
-        numbered = 0
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            driver = await driver_of(conn)
-            for tenant_id in await waiting_tenants(driver):
-                numbered += await number_waiting(driver, tenant_id)
+            numbered = await number_every_tenant(await driver_of(conn))
         except CONNECTION_FAILURES as exc:
             await conn.invalidate(exc)
             raise StorageUnavailable() from exc

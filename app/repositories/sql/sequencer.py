@@ -30,7 +30,9 @@ WITH last AS (SELECT coalesce(max(seq), 0) AS seq FROM events WHERE tenant_id = 
 UPDATE events AS e SET seq = last.seq + waiting.n FROM last, waiting
 WHERE e.tenant_id = $1 AND e.id = waiting.id
 """
-_WAITING_TENANTS = "SELECT DISTINCT tenant_id FROM events WHERE seq IS NULL LIMIT $1"
+_WAITING_TENANTS = (
+    "SELECT DISTINCT tenant_id FROM events WHERE seq IS NULL AND ($1::uuid IS NULL OR tenant_id > $1) ORDER BY tenant_id LIMIT $2"
+)
 
 RUN_LIMIT = 10_000
 """Events numbered per transaction: a long backlog (an import nobody polled during) goes in several short ones."""
@@ -39,12 +41,13 @@ RUN_LIMIT = 10_000
 async def number_waiting(driver: Any, tenant_id: UUID, limit: int = RUN_LIMIT) -> int:
     """Give every committed event of the tenant without a seq the next ones; returns how many got one.
 
-    `driver` is an asyncpg connection outside any transaction: the check runs without a lock, so a tenant
-    with nothing waiting costs one index probe and takes no lock. READ COMMITTED whatever the server's
-    default: each statement must see what the sequencer before it committed."""
+    `driver` is an asyncpg connection, best outside any transaction (the feed's reads run in autocommit):
+    the check runs without a lock, so a tenant with nothing waiting costs one index probe and takes no lock.
+    READ COMMITTED whatever the server's default: each statement must see what the sequencer before it
+    committed. (Inside a transaction the numbering is a savepoint of it, and the lock lasts until it ends.)"""
     numbered = 0
     while await driver.fetchval(_ANY_WAITING, tenant_id) is not None:
-        async with driver.transaction(isolation="read_committed"):
+        async with driver.transaction(isolation=None if driver.is_in_transaction() else "read_committed"):
             await driver.execute(locks.EXCLUSIVE, locks.FEED_SEQUENCER, locks.tenant_key(tenant_id))
             status = await driver.execute(_NUMBER, tenant_id, limit)  # its snapshot starts after the lock is ours
         count = int(status.rsplit(" ", 1)[-1])
@@ -54,5 +57,14 @@ async def number_waiting(driver: Any, tenant_id: UUID, limit: int = RUN_LIMIT) -
     return numbered
 
 
-async def waiting_tenants(driver: Any, limit: int = 100) -> list[UUID]:
-    return [row["tenant_id"] for row in await driver.fetch(_WAITING_TENANTS, limit)]
+async def number_every_tenant(driver: Any, page: int = 100) -> int:
+    """Number the waiting events of every tenant that has some, in one pass in tenant order (so no tenant
+    waits behind busier ones); returns how many got a seq."""
+    numbered, after = 0, None
+    while True:
+        tenants = [row["tenant_id"] for row in await driver.fetch(_WAITING_TENANTS, after, page)]
+        for tenant_id in tenants:
+            numbered += await number_waiting(driver, tenant_id)
+        if len(tenants) < page:
+            return numbered
+        after = tenants[-1]
