@@ -90,13 +90,16 @@ class PersonToken:
     verified: VerifiedToken
 
 
+ActingFor = Annotated[
+    UUID,
+    Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
+]
+
+
 async def get_caller(
     request: Request,
     response: Response,
-    acting_for: Annotated[
-        UUID,
-        Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
-    ] = None,  # type: ignore[assignment]  # optional, but never null
+    acting_for: ActingFor = None,  # type: ignore[assignment]  # optional, but never null
 ) -> Context | PersonToken:
     """As get_context, except that a person's token comes back verified but with the person not yet read."""
     runtime: Runtime = request.app.state.runtime
@@ -109,10 +112,7 @@ async def get_caller(
 async def get_context(
     request: Request,
     response: Response,
-    acting_for: Annotated[
-        UUID,
-        Header(alias="Stint-Acting-For", description="With an API key holding `act_as`: act as this person, with their rights."),
-    ] = None,  # type: ignore[assignment]  # optional, but never null
+    acting_for: ActingFor = None,  # type: ignore[assignment]  # optional, but never null
 ) -> Context:
     """Who is calling, with what rights: the Context every authenticated route starts from."""
     return await _context(request.app.state.runtime, response, bearer(request), acting_for)

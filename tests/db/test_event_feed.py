@@ -14,7 +14,7 @@ from app.domain.actors import ActorRef, ActorType
 from app.domain.events import Event
 from app.repositories.sql import tables as t
 from app.repositories.sql.database import Database
-from app.repositories.sql.repositories import bump_webhooks_version, store_events
+from app.repositories.sql.repositories import bump_webhooks_version, lock_webhook_set, store_events
 from tests.support import Api, problem
 
 
@@ -171,8 +171,9 @@ async def test_a_webhook_change_goes_through_while_a_tenants_writes_keep_overlap
     writers = [asyncio.create_task(writer(i * 0.01)) for i in range(8)]  # eight at a time, overlapping
     await asyncio.sleep(0.2)
 
-    async def change() -> None:
+    async def change() -> None:  # what every webhook change does: the webhook set's lock first, then the bump
         async with api.engine.begin() as conn:
+            await lock_webhook_set(conn, tenant_id)
             await bump_webhooks_version(conn, tenant_id)
 
     changed = asyncio.create_task(change())

@@ -20,7 +20,7 @@ from app.domain.idempotency import KEPT_FOR, Attempt, Begun, StoredResponse
 from app.domain.keys import ApiKey, Tenant
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql.driver import CONNECTION_FAILURES, driver_of
+from app.repositories.sql.driver import CONNECTION_FAILURES, connection_failed, driver_of
 from app.repositories.sql.sequencer import number_every_tenant
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
@@ -210,14 +210,18 @@ class Database:
         await self.engine.dispose()
 
     # -- the tenant directory ----------------------------------------------
-    async def _run(self, stmt: Any, *, write: bool = False) -> Any:
-        """One statement; a read on PostgreSQL runs outside a transaction (no BEGIN/ROLLBACK round trips)."""
+    async def connect(self) -> AsyncConnection:
+        """A pooled connection; none at all (a server that refuses, a SQLite file that cannot open) is StorageUnavailable."""
         try:
-            conn = await self.engine.connect()
-        except Exception as exc:  # no connection at all (a server that refuses, a SQLite file that cannot open)
+            return await self.engine.connect()
+        except Exception as exc:
             if _is_unavailable(exc) or isinstance(exc, DBAPIError):
                 raise StorageUnavailable() from exc
             raise
+
+    async def _run(self, stmt: Any, *, write: bool = False) -> Any:
+        """One statement; a read on PostgreSQL runs outside a transaction (no BEGIN/ROLLBACK round trips)."""
+        conn = await self.connect()
         try:
             if not write:
                 if self.engine.dialect.name == "postgresql":
@@ -346,16 +350,12 @@ class Database:
         tenants that poll rarely or never, so no poll pays for a long one."""
         if self.engine.dialect.name != "postgresql":
             return 0
-        try:
-            conn = await self.engine.connect()
-        except Exception as exc:
-            raise StorageUnavailable() from exc
+        conn = await self.connect()
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             numbered = await number_every_tenant(await driver_of(conn))
         except CONNECTION_FAILURES as exc:
-            await conn.invalidate(exc)
-            raise StorageUnavailable() from exc
+            await connection_failed(conn, exc)
         finally:
             await conn.close()
         return numbered

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.domain.errors import StorageUnavailable
 
 CONNECTION_LOST = (
     OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
@@ -15,6 +17,45 @@ CONNECTION_LOST = (
 TIMED_OUT = (TimeoutError, asyncpg.exceptions.QueryCanceledError)
 """The database did not answer in time (client command_timeout; server statement_timeout or a cancel)."""
 CONNECTION_FAILURES = CONNECTION_LOST + TIMED_OUT
+
+
+def announce(conn: AsyncConnection, statement: str, parameters: tuple[Any, ...]) -> None:
+    """Tell SQLAlchemy's cursor-event listeners (statement logs, the round-trip tests) about a statement sent
+    to the driver directly, as if SQLAlchemy had sent it; free when nobody listens."""
+    sync = conn.sync_connection
+    if sync is not None and sync.dispatch.before_cursor_execute:
+        sync.dispatch.before_cursor_execute(sync, None, statement, parameters, None, False)
+
+
+async def connection_failed(conn: AsyncConnection, exc: BaseException) -> NoReturn:
+    """A statement sent to asyncpg directly failed with its connection, or timed out: report the storage
+    unavailable (503). SQLAlchemy is not there to notice, so do what its own handling does:
+    - the connection is lost: mark every connection pooled before now for recycling (a cut usually took
+      them all), and drop this one;
+    - the server cancelled the statement (statement_timeout): the connection is sound, and the unit of
+      work's rollback ends the transaction;
+    - the client stopped waiting (command_timeout): drop this connection only, whose state is unknown."""
+    if not isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        sync = conn.sync_connection
+        if isinstance(exc, CONNECTION_LOST) and sync is not None and sync.connection is not None:
+            sync.engine.pool._invalidate(sync.connection, exc)
+        await conn.invalidate(exc)
+    raise StorageUnavailable() from exc
+
+
+class RecordRow:
+    """An asyncpg Record seen as a SQLAlchemy Row: attributes and `_mapping` by column name."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, record: Any) -> None:
+        self._mapping = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 async def driver_of(conn: AsyncConnection) -> Any:
@@ -42,10 +83,6 @@ class RawStatement:
             name: bind.value for name, bind in compiled.binds.items()
             if not bind.required and bind.callable is None and bind.value is not None
         }
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(self._names)
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         values = [params[name] if name in params or name not in self._fixed else self._fixed[name] for name in self._names]

@@ -13,14 +13,12 @@ from typing import Any
 from uuid import UUID
 
 from app.domain.assignment import Assignment, State
-from app.domain.errors import StorageUnavailable
 from app.domain.identity import SubjectMatch
 from app.domain.pagination import Page, PageRequest, cursor_deadline, deadline_key
 from app.domain.ports import AssignmentFilter, SignedIn
-from sqlalchemy.exc import DBAPIError
-
-from app.repositories.sql.database import Database, _is_unavailable
-from app.repositories.sql.repositories import ASSIGNMENT_COLUMNS, PINNED_BRIEFS, _announce, _RecordRow
+from app.repositories.sql.database import Database
+from app.repositories.sql.driver import RecordRow, announce, connection_failed, driver_of
+from app.repositories.sql.repositories import ASSIGNMENT_COLUMNS, PINNED_BRIEFS
 
 _LIVE = f"('{State.ACCEPTED.value}', '{State.REVISION_REQUESTED.value}')"
 _DEADLINE = (  # as SqlAssignments.by_deadline orders: the deadline the assignment now faces; $3 is now
@@ -76,23 +74,17 @@ class SqlSignedInWork:
         if after is not None:
             parameters += after if after[0] is not None else (after[1],)
         statement = _STATEMENTS[None if after is None else after[0] is not None]
+        conn = await self._database.connect()
         try:
-            conn = await self._database.engine.connect()
-        except Exception as exc:
-            if _is_unavailable(exc) or isinstance(exc, DBAPIError):
-                raise StorageUnavailable() from exc
-            raise
-        try:
-            driver = (await conn.get_raw_connection()).driver_connection
-            _announce(conn, statement, parameters)
+            driver = await driver_of(conn)
+            announce(conn, statement, parameters)
             try:
                 records = await driver.fetch(statement, *parameters)
             except Exception as exc:  # as SqlAssignments.get: a read this simple fails only when the connection does
-                await conn.invalidate(exc)
-                raise StorageUnavailable() from exc
+                await connection_failed(conn, exc)
             if not records:
                 return None
-            rows = [_RecordRow(record) for record in records if record["id"] is not None]
+            rows = [RecordRow(record) for record in records if record["id"] is not None]
             items = await PINNED_BRIEFS.assignments(conn, rows)
         finally:
             await conn.close()

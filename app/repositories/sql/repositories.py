@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import Any, Awaitable, Callable, Generic, NoReturn, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 from uuid import UUID
 
 from pydantic_core import to_json
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.domain.assignment import OPEN_STATES, Assignment, State
 from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.deadlines import ReminderPolicy, next_deadline
-from app.domain.errors import ConcurrentUpdate, Conflict, StorageUnavailable
+from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.events import Event
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.pagination import InvalidCursor, Page, PageRequest, cursor_deadline, cursor_id, deadline_key
@@ -38,7 +38,9 @@ from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webho
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql import locks
-from app.repositories.sql.driver import CONNECTION_FAILURES, CONNECTION_LOST, RawStatement, driver_of, in_transaction, raw_statement
+from app.repositories.sql.driver import (
+    CONNECTION_FAILURES, RawStatement, RecordRow, announce, connection_failed, driver_of, in_transaction, raw_statement,
+)
 from app.repositories.sql.sequencer import number_waiting
 
 T = TypeVar("T")
@@ -514,30 +516,6 @@ _GET_ASSIGNMENT_SQL = (
 returns as the column types above do (aware UTC datetimes), so no SQLAlchemy result processing is needed."""
 
 
-def _announce(conn: AsyncConnection, statement: str, parameters: tuple[Any, ...]) -> None:
-    """Tell SQLAlchemy's cursor-event listeners (statement logs, the round-trip tests) about a statement sent
-    to the driver directly, as if SQLAlchemy had sent it; free when nobody listens."""
-    sync = conn.sync_connection
-    if sync is not None and sync.dispatch.before_cursor_execute:
-        sync.dispatch.before_cursor_execute(sync, None, statement, parameters, None, False)
-
-
-async def _driver_failed(conn: AsyncConnection, exc: BaseException) -> NoReturn:
-    """A statement sent to asyncpg directly failed with its connection, or timed out: report the storage
-    unavailable (503). SQLAlchemy is not there to notice, so do what its own handling does:
-    - the connection is lost: mark every connection pooled before now for recycling (a cut usually took
-      them all), and drop this one;
-    - the server cancelled the statement (statement_timeout): the connection is sound, and the unit of
-      work's rollback ends the transaction;
-    - the client stopped waiting (command_timeout): drop this connection only, whose state is unknown."""
-    if not isinstance(exc, asyncpg.exceptions.QueryCanceledError):
-        sync = conn.sync_connection
-        if isinstance(exc, CONNECTION_LOST) and sync is not None and sync.connection is not None:
-            sync.engine.pool._invalidate(sync.connection, exc)
-        await conn.invalidate(exc)
-    raise StorageUnavailable() from exc
-
-
 async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, conflict: Callable[[str], Conflict], **options: Any) -> Any:
     """Send a statement to asyncpg directly, in the unit of work's transaction, with the errors SQLAlchemy's
     path gives: a unique key taken is `conflict`, a deadlock or serialisation failure ConcurrentUpdate (as the
@@ -546,8 +524,8 @@ async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, confli
     try:
         driver = await in_transaction(conn)
     except Exception as exc:  # BEGIN failed: only the connection can make it fail
-        await _driver_failed(conn, exc)
-    _announce(conn, f"COPY {sql}" if method.startswith("copy") else sql, args)
+        await connection_failed(conn, exc)
+    announce(conn, f"COPY {sql}" if method.startswith("copy") else sql, args)
     try:
         return await getattr(driver, method)(sql, *args, **options)
     except asyncpg.IntegrityConstraintViolationError as exc:
@@ -555,7 +533,7 @@ async def _send(conn: AsyncConnection, method: str, sql: str, *args: Any, confli
     except asyncpg.exceptions.TransactionRollbackError as exc:  # 40001, 40P01: sound, only unlucky
         raise ConcurrentUpdate("data") from exc
     except CONNECTION_FAILURES as exc:
-        await _driver_failed(conn, exc)
+        await connection_failed(conn, exc)
 
 
 async def _write(
@@ -576,22 +554,7 @@ async def _with_driver(conn: AsyncConnection, work: Callable[[Any], Awaitable[R]
     try:
         return await work(driver)
     except CONNECTION_FAILURES as exc:
-        await _driver_failed(conn, exc)
-
-
-class _RecordRow:
-    """An asyncpg Record seen as a SQLAlchemy Row: attributes and `_mapping` by column name."""
-
-    __slots__ = ("_mapping",)
-
-    def __init__(self, record: Any) -> None:
-        self._mapping = record
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._mapping[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        await connection_failed(conn, exc)
 
 
 def _effective_state_condition(table: Table, state: State, now: datetime) -> Any:
@@ -641,12 +604,12 @@ class SqlAssignments(_TenantTable[Assignment]):
         if self._postgres:
             driver = (await self._conn.get_raw_connection()).driver_connection
             parameters = (self._tenant_id, assignment_id)
-            _announce(self._conn, _GET_ASSIGNMENT_SQL, parameters)
+            announce(self._conn, _GET_ASSIGNMENT_SQL, parameters)
             try:
                 record = await driver.fetchrow(_GET_ASSIGNMENT_SQL, *parameters)
             except Exception as exc:  # a primary-key read fails only when the connection does
-                await _driver_failed(self._conn, exc)
-            row: Any = None if record is None else _RecordRow(record)
+                await connection_failed(self._conn, exc)
+            row: Any = None if record is None else RecordRow(record)
         else:
             row = (await self._conn.execute(_GET_ASSIGNMENT, {"tenant": self._tenant_id, "id": assignment_id})).first()
         return None if row is None else (await self._from_rows([row]))[0]
@@ -720,14 +683,14 @@ class SqlAssignments(_TenantTable[Assignment]):
         if stmt is None:
             if len(_LIST_SHAPES) >= 512:  # 2^10 state sets at most, and few in use: a bound, not a policy
                 _LIST_SHAPES.clear()
-            stmt = _LIST_SHAPES[shape] = raw_statement(_list_statement(*shape), self._conn.dialect)
+            stmt = _LIST_SHAPES[shape] = RawStatement(_list_statement(*shape), self._conn.dialect)
         params: dict[str, Any] = {
             "tenant": self._tenant_id, "now": now, "due_before": filters.due_before, "after": after, "limit": page.limit + 1,
         }
         for name, values in lists.items():
             params[name] = values[0] if len(values) == 1 else list(values)
         records = await _send(self._conn, "fetch", stmt.sql, *stmt.args(params), conflict=self._conflict_named)
-        return Page.from_rows(await self._from_rows([_RecordRow(r) for r in records]), page)
+        return Page.from_rows(await self._from_rows([RecordRow(r) for r in records]), page)
 
     def _filters(self, filters: AssignmentFilter, now: datetime) -> list[Any]:
         c = self.table.c
@@ -876,20 +839,21 @@ async def _store_tenant_events(conn: AsyncConnection, tenant_id: UUID, events: l
     )
     stored = [dataclasses.replace(e, pos=pos) for e, pos in zip(events, sorted(record["positions"]))]
     rows = [m.event_values(event) for event in stored]
-    insert_events = raw_statement(_insert_statement(t.events), conn.dialect, tuple(rows[0]))
-    if len(rows) == 1:
-        version = await _send(conn, "fetchval", insert_events.sql + _RETURNING_WEBHOOKS_VERSION, *insert_events.args(rows[0]),
-                              conflict=_event_conflict)
+    if len(rows) >= _COPY_THRESHOLD:
+        records = []
+        for values in rows:
+            values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
+            records.append(tuple(values[name] for name in _EVENT_COLUMNS))
+        await _send(conn, "copy_records_to_table", "events", records=records, columns=_EVENT_COLUMNS, conflict=_event_conflict)
+        version = await _send(conn, "fetchval", _WEBHOOKS_VERSION, tenant_id, conflict=_event_conflict)
     else:
-        if len(rows) >= _COPY_THRESHOLD:
-            records = []
-            for values in rows:
-                values["data"], values["details"] = to_json(values["data"]).decode(), to_json(values["details"]).decode()
-                records.append(tuple(values[name] for name in _EVENT_COLUMNS))
-            await _send(conn, "copy_records_to_table", "events", records=records, columns=_EVENT_COLUMNS, conflict=_event_conflict)
+        insert_events = raw_statement(_insert_statement(t.events), conn.dialect, tuple(rows[0]))
+        if len(rows) == 1:
+            version = await _send(conn, "fetchval", insert_events.sql + _RETURNING_WEBHOOKS_VERSION, *insert_events.args(rows[0]),
+                                  conflict=_event_conflict)
         else:
             await _write(conn, insert_events, rows, _event_conflict)
-        version = await _send(conn, "fetchval", _WEBHOOKS_VERSION, tenant_id, conflict=_event_conflict)
+            version = await _send(conn, "fetchval", _WEBHOOKS_VERSION, tenant_id, conflict=_event_conflict)
     if version is None:  # a tenant from before the counters existed
         await conn.execute(insert(t.event_counters).values(tenant_id=tenant_id, last_seq=0, webhooks_version=0))
         version = 0
@@ -1012,7 +976,7 @@ async def lock_webhook_set(conn: AsyncConnection, tenant_id: UUID) -> None:
 
 
 async def bump_webhooks_version(conn: AsyncConnection, tenant_id: UUID) -> None:
-    await lock_webhook_set(conn, tenant_id)  # held already by a caller that followed the lock order; taking it again is free
+    """The caller holds lock_webhook_set, taken before any other lock (SqlWebhooks, SqlOutbox.save)."""
     c = t.event_counters.c
     await conn.execute(update(t.event_counters).where(c.tenant_id == tenant_id).values(webhooks_version=c.webhooks_version + 1))
 
