@@ -139,6 +139,17 @@ class Assignment:
             return State.TIMED_OUT
         return self.state
 
+    def facing_deadline(self, now: datetime) -> datetime | None:
+        """The deadline the assignment faces now, by its effective state: the offer's expiry, `due_at` while
+        an attempt runs, `review_due_at` while a submission waits; None once nothing is pending.
+        Lists order "nearest deadline first" by it; `app/repositories/sql/queries.py` says the same in SQL."""
+        state = self.effective_state(now)
+        if state is State.OFFERED:
+            return self.offer_expires_at
+        if state in (State.ACCEPTED, State.REVISION_REQUESTED):
+            return self.due_at
+        return self.review_due_at if state is State.SUBMITTED else None
+
     def permits(self, action: Action, now: datetime) -> bool:
         """Whether the lifecycle allows `action` now, whoever asks."""
         state = self.effective_state(now)

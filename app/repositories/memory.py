@@ -221,12 +221,7 @@ class MemoryAssignments(_Repo):
 
     async def by_deadline(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
         def deadline(a: Assignment) -> datetime | None:
-            state = a.effective_state(now)
-            if state is State.OFFERED:
-                return a.offer_expires_at
-            if state in (State.ACCEPTED, State.REVISION_REQUESTED):
-                return a.due_at
-            return a.review_due_at if state is State.SUBMITTED else None
+            return a.facing_deadline(now)
 
         def order(a: Assignment) -> tuple[bool, datetime, UUID]:
             d = deadline(a)
