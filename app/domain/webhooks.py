@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 from uuid import UUID
 
 from app.domain.events import Event, type_matches
@@ -120,6 +120,20 @@ class Delivery:
     log: list[dict[str, Any]] = field(default_factory=list)
     payload: dict[str, Any] | None = None
     """What to send when it is not the event itself (an xAPI statement)."""
+
+
+def outbox_deliveries(events: list[Event], hooks: list[Webhook], new_id: Callable[[], UUID]) -> list[Delivery]:
+    """The outbox rule: one pending delivery per event and webhook that wants it, due at once. An LRS's
+    delivery carries a placeholder payload that the statement it sends fills in."""
+    return [
+        Delivery(
+            id=new_id(), tenant_id=event.tenant_id, webhook_id=hook.id, event_id=event.id, event_pos=event.pos or 0,
+            event_type=event.type, subject_id=event.subject_id, status=DeliveryStatus.PENDING, attempts=0,
+            next_attempt_at=event.occurred_at, created_at=event.occurred_at,
+            payload={} if hook.kind is WebhookKind.XAPI else None,
+        )
+        for event in events for hook in hooks if hook.wants(event.type, event.subject_id)
+    ]
 
 
 @dataclass(frozen=True)
