@@ -1,21 +1,15 @@
-"""In-memory adapters for the ports, for service tests. Same contracts as the SQL ones.
-
-A unit of work copies the tenant's data on entry and publishes the copy on commit,
-so an uncommitted unit of work leaves nothing behind.
-"""
+"""In-memory repositories of one tenant's people, catalogue, assignments, work, events and imports."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
-from app.domain.assignment import OPEN_STATES, Assignment, State
+from app.domain.assignment import OPEN_STATES, Assignment
 from app.domain.briefs import Brief, BriefStatus
-from app.domain.errors import ConcurrentUpdate, Conflict
+from app.domain.errors import Conflict
 from app.domain.events import Event, type_matches
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.pagination import Page, PageRequest, cursor_deadline, cursor_id, deadline_key
@@ -23,84 +17,34 @@ from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
+from app.repositories.memory.base import Repo, page_of
 
 
-@dataclass
-class _Store:
-    people: dict[UUID, Person] = field(default_factory=dict)
-    skills: dict[UUID, Skill] = field(default_factory=dict)
-    briefs: dict[UUID, Brief] = field(default_factory=dict)
-    assignments: dict[UUID, Assignment] = field(default_factory=dict)
-    submissions: dict[UUID, Submission] = field(default_factory=dict)
-    reviews: dict[UUID, Review] = field(default_factory=dict)
-    evidence: dict[UUID, Evidence] = field(default_factory=dict)
-    extensions: dict[UUID, Extension] = field(default_factory=dict)
-    events: dict[UUID, Event] = field(default_factory=dict)
-    imports: dict[UUID, ImportJob] = field(default_factory=dict)
-    import_rows: dict[tuple[UUID, int], ImportRow] = field(default_factory=dict)
+class MemoryPeople(Repo):
+    assignments: dict[UUID, Assignment]
+    """The unit of work's assignments, for `team`'s open counts."""
 
-
-def _page(items: list[Any], page: PageRequest) -> Page[Any]:
-    items = sorted(items, key=lambda item: item.id)
-    after = cursor_id(page.after)
-    if after is not None:
-        items = [item for item in items if item.id > after]
-    return Page.from_rows([copy.deepcopy(item) for item in items[: page.limit + 1]], page)
-
-
-class _Repo:
-    """Works on the unit of work's copy, and remembers what it wrote so commit can publish just that."""
-
-    def __init__(self, rows: dict[UUID, Any], kind: str) -> None:
-        self.rows, self.kind = rows, kind
-        self.written: set[UUID] = set()
-        self.expected: dict[UUID, int] = {}
-
-    async def add(self, item: Any) -> None:
-        self.rows[item.id] = copy.deepcopy(item)
-        self.written.add(item.id)
-
-    async def get(self, item_id: UUID) -> Any:
-        return copy.deepcopy(self.rows.get(item_id))
-
-    async def update(self, item: Any, expected_version: int) -> None:
-        stored = self.rows.get(item.id)
-        if stored is None or stored.version != expected_version:
-            raise ConcurrentUpdate(self.kind)
-        self.expected.setdefault(item.id, expected_version)
-        self.rows[item.id] = copy.deepcopy(item)
-        self.written.add(item.id)
-
-    def _find(self, **match: Any) -> Any:
-        return next((copy.deepcopy(row) for row in self.rows.values() if all(getattr(row, k) == v for k, v in match.items())), None)
-
-    def _by(self, field_name: str, values: list[Any]) -> dict[Any, Any]:
-        wanted = set(values)
-        return {getattr(row, field_name): copy.deepcopy(row) for row in self.rows.values() if getattr(row, field_name) in wanted}
-
-    async def get_many(self, ids: list[UUID]) -> dict[UUID, Any]:
-        return {i: copy.deepcopy(self.rows[i]) for i in ids if i in self.rows}
-
-    async def add_many(self, items: list[Any]) -> None:
-        for item in items:
-            await self.add(item)
-
-    async def update_many(self, items: list[Any]) -> None:
-        """Writes back items read in this unit of work: compare-and-set on the version they were read at."""
-        for item in items:
-            stored = self.rows.get(item.id)
-            if stored is None:
-                raise ConcurrentUpdate(self.kind)
-            self.expected.setdefault(item.id, stored.version)
-            self.rows[item.id] = copy.deepcopy(item)
-            self.written.add(item.id)
-
-
-class MemoryPeople(_Repo):
     async def add(self, person: Person) -> None:
         if self._find(external_id=person.external_id):
             raise Conflict("A person with this external_id already exists.", code="person.external_id_taken")
-        await super().add(person)
+        await self._add(person)
+
+    async def get(self, person_id: UUID) -> Person | None:
+        return await self._get(person_id)
+
+    async def update(self, person: Person, expected_version: int) -> None:
+        await self._update(person, expected_version)
+
+    async def get_many(self, person_ids: list[UUID]) -> dict[UUID, Person]:
+        return await self._get_many(person_ids)
+
+    async def add_many(self, people: list[Person]) -> None:
+        """Inserted in the order given, each checked as `add` checks it."""
+        for person in people:
+            await self.add(person)
+
+    async def update_many(self, people: list[Person]) -> None:
+        await self._update_many(people)
 
     async def get_by_external_id(self, external_id: str) -> Person | None:
         return self._find(external_id=external_id)
@@ -134,7 +78,7 @@ class MemoryPeople(_Repo):
             if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)
             and (visible is None or p.id in visible)
         ]
-        return _page(rows, page)
+        return page_of(rows, page)
 
     def _below(self, manager_id: UUID) -> dict[UUID, int]:
         depth, frontier, found = 1, {manager_id}, {}
@@ -171,38 +115,83 @@ class MemoryPeople(_Repo):
         return chain
 
 
-class MemorySkills(_Repo):
+class MemorySkills(Repo):
     async def add(self, skill: Skill) -> None:
         if self._find(key=skill.key):
             raise Conflict("A skill with this key already exists.", code="skill.key_taken")
-        await super().add(skill)
+        await self._add(skill)
+
+    async def get(self, skill_id: UUID) -> Skill | None:
+        return await self._get(skill_id)
+
+    async def get_many(self, skill_ids: list[UUID]) -> dict[UUID, Skill]:
+        return await self._get_many(skill_ids)
+
+    async def update(self, skill: Skill, expected_version: int) -> None:
+        await self._update(skill, expected_version)
+
+    async def add_many(self, skills: list[Skill]) -> None:
+        for skill in skills:
+            await self.add(skill)
+
+    async def update_many(self, skills: list[Skill]) -> None:
+        await self._update_many(skills)
 
     async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Skill]:
         return self._by("key", keys)
 
     async def list(self, page: PageRequest) -> Page[Skill]:
-        return _page(list(self.rows.values()), page)
+        return page_of(list(self.rows.values()), page)
 
 
-class MemoryBriefs(_Repo):
+class MemoryBriefs(Repo):
     async def add(self, brief: Brief) -> None:
         if brief.key is not None and self._find(key=brief.key):
             raise Conflict("A brief with this key already exists.", code="brief.key_taken")
-        await super().add(brief)
+        await self._add(brief)
+
+    async def get(self, brief_id: UUID) -> Brief | None:
+        return await self._get(brief_id)
+
+    async def update(self, brief: Brief, expected_version: int) -> None:
+        await self._update(brief, expected_version)
+
+    async def get_many(self, brief_ids: list[UUID]) -> dict[UUID, Brief]:
+        return await self._get_many(brief_ids)
+
+    async def add_many(self, briefs: list[Brief]) -> None:
+        for brief in briefs:
+            await self.add(brief)
+
+    async def update_many(self, briefs: list[Brief]) -> None:
+        await self._update_many(briefs)
 
     async def by_keys(self, keys: list[str], *, lock: bool = False) -> dict[str, Brief]:
         return self._by("key", keys)
 
     async def list(self, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
         rows = [b for b in self.rows.values() if (not statuses or b.status in statuses) and (not skill_ids or b.content.skill_id in skill_ids)]
-        return _page(rows, page)
+        return page_of(rows, page)
 
 
-class MemoryAssignments(_Repo):
+class MemoryAssignments(Repo):
+    people: MemoryPeople
+    """The unit of work's people, for `visible_to`."""
+
     async def add(self, assignment: Assignment) -> None:
         if assignment.external_ref is not None and self._find(external_ref=assignment.external_ref):
             raise Conflict("An assignment with this external_ref already exists.", code="assignment.external_ref_taken")
-        await super().add(assignment)
+        await self._add(assignment)
+
+    async def get(self, assignment_id: UUID) -> Assignment | None:
+        return await self._get(assignment_id)
+
+    async def add_many(self, assignments: list[Assignment]) -> None:
+        for assignment in assignments:
+            await self.add(assignment)
+
+    async def update(self, assignment: Assignment, expected_version: int) -> None:
+        await self._update(assignment, expected_version)
 
     async def get_by_external_ref(self, external_ref: str) -> Assignment | None:
         return self._find(external_ref=external_ref)
@@ -217,7 +206,7 @@ class MemoryAssignments(_Repo):
             if self._keep(a, filters, now)
             and (visible_to is None or visible_to in (a.assignee_id, a.reviewer_id) or a.assignee_id in below)
         ]
-        return _page(rows, page)
+        return page_of(rows, page)
 
     async def by_deadline(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
         def deadline(a: Assignment) -> datetime | None:
@@ -247,8 +236,11 @@ class MemoryAssignments(_Repo):
         )
 
 
-class MemorySubmissions(_Repo):
-    async def update(self, submission: Submission) -> None:  # type: ignore[override]
+class MemorySubmissions(Repo):
+    async def add(self, submission: Submission) -> None:
+        await self._add(submission)
+
+    async def update(self, submission: Submission) -> None:
         self.rows[submission.id] = copy.deepcopy(submission)
         self.written.add(submission.id)
 
@@ -257,27 +249,40 @@ class MemorySubmissions(_Repo):
         return copy.deepcopy(max(active, key=lambda s: s.id)) if active else None
 
     async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Submission]:
-        return _page([s for s in self.rows.values() if s.assignment_id == assignment_id], page)
+        return page_of([s for s in self.rows.values() if s.assignment_id == assignment_id], page)
 
 
-class MemoryReviews(_Repo):
+class MemoryReviews(Repo):
+    async def add(self, review: Review) -> None:
+        await self._add(review)
+
     async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Review]:
-        return _page([r for r in self.rows.values() if r.assignment_id == assignment_id], page)
+        return page_of([r for r in self.rows.values() if r.assignment_id == assignment_id], page)
 
 
-class MemoryExtensions(_Repo):
+class MemoryExtensions(Repo):
+    async def add(self, extension: Extension) -> None:
+        await self._add(extension)
+
     async def list(self, assignment_id: UUID, page: PageRequest) -> Page[Extension]:
-        return _page([x for x in self.rows.values() if x.assignment_id == assignment_id], page)
+        return page_of([x for x in self.rows.values() if x.assignment_id == assignment_id], page)
 
 
-class MemoryEvidence(_Repo):
+class MemoryEvidence(Repo):
+    async def add(self, evidence: Evidence) -> None:
+        await self._add(evidence)
+
     async def for_person(self, person_id: UUID) -> list[Evidence]:
         return sorted((copy.deepcopy(e) for e in self.rows.values() if e.person_id == person_id), key=lambda e: e.id)
 
 
-class MemoryEvents(_Repo):
+class MemoryEvents(Repo):
+    async def add(self, event: Event) -> None:
+        """Numbered (seq, pos) and queued to the webhooks that want it when the unit of work commits."""
+        await self._add(event)
+
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
-        return _page([e for e in self.rows.values() if e.subject_id == subject_id], page)
+        return page_of([e for e in self.rows.values() if e.subject_id == subject_id], page)
 
     async def feed(
         self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
@@ -288,15 +293,24 @@ class MemoryEvents(_Repo):
         return [copy.deepcopy(e) for e in rows[:limit]]
 
 
-class MemoryImports(_Repo):
+class MemoryImports(Repo):
     """Import jobs, and their rows keyed (job_id, line)."""
 
     def __init__(self, rows: dict[UUID, Any], kind: str, lines: dict[tuple[UUID, int], ImportRow]) -> None:
         super().__init__(rows, kind)
         self.lines = lines
 
+    async def add(self, job: ImportJob) -> None:
+        await self._add(job)
+
+    async def get(self, job_id: UUID) -> ImportJob | None:
+        return await self._get(job_id)
+
+    async def update(self, job: ImportJob, expected_version: int) -> None:
+        await self._update(job, expected_version)
+
     async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
-        return _page([j for j in self.rows.values() if j.kind in kinds and (created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of))], page)
+        return page_of([j for j in self.rows.values() if j.kind in kinds and (created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of))], page)
 
     async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
         self.lines.update({(job_id, row.line): row for row in rows})
@@ -318,62 +332,3 @@ class MemoryImports(_Repo):
     async def drop_rows(self, job_id: UUID) -> None:
         for key in [k for k in self.lines if k[0] == job_id]:
             del self.lines[key]
-
-
-class MemoryUnitOfWork:
-    def __init__(self, stores: dict[UUID, _Store], tenant_id: UUID) -> None:
-        self._stores, self.tenant_id = stores, tenant_id
-        self.committed = False
-
-    async def __aenter__(self) -> Self:
-        self._work = copy.deepcopy(self._stores.setdefault(self.tenant_id, _Store()))
-        w = self._work
-        self.people = MemoryPeople(w.people, "person")
-        self.people.assignments = w.assignments
-        self.skills = MemorySkills(w.skills, "skill")
-        self.briefs = MemoryBriefs(w.briefs, "brief")
-        self.assignments = MemoryAssignments(w.assignments, "assignment")
-        self.assignments.people = self.people
-        self.submissions = MemorySubmissions(w.submissions, "submission")
-        self.reviews = MemoryReviews(w.reviews, "review")
-        self.evidence = MemoryEvidence(w.evidence, "evidence")
-        self.extensions = MemoryExtensions(w.extensions, "extension")
-        self.events = MemoryEvents(w.events, "event")
-        self.imports = MemoryImports(w.imports, "import", w.import_rows)
-        return self
-
-    async def commit(self) -> None:
-        """Compare-and-set against what other units of work committed meanwhile, then publish the writes."""
-        live = self._stores.setdefault(self.tenant_id, _Store())
-        repos = {name: getattr(self, name) for name in vars(live) if name != "import_rows"}
-        for name, repo in repos.items():
-            for item_id, expected in repo.expected.items():
-                current = getattr(live, name).get(item_id)
-                if current is None or current.version != expected:
-                    raise ConcurrentUpdate(repo.kind)
-        next_seq = max((e.seq or 0 for e in live.events.values()), default=0) + 1
-        for offset, event_id in enumerate(sorted(self.events.written)):  # numbered as they commit, as on SQLite
-            seq = next_seq + offset
-            self.events.rows[event_id] = dataclasses.replace(self.events.rows[event_id], seq=seq, pos=seq)
-        for name, repo in repos.items():
-            for item_id in repo.written:
-                getattr(live, name)[item_id] = copy.deepcopy(repo.rows[item_id])
-        live.import_rows = copy.deepcopy(self._work.import_rows)
-        self.committed = True
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class MemoryDatabase:
-    """Holds every tenant's data; `uow(tenant_id)` is the UnitOfWorkFactory."""
-
-    def __init__(self) -> None:
-        self.stores: dict[UUID, _Store] = {}
-
-    def uow(self, tenant_id: UUID, *, readonly: bool = False) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.stores, tenant_id)
-
-    def events(self, tenant_id: UUID) -> list[Event]:
-        store = self.stores.get(tenant_id, _Store())
-        return sorted(store.events.values(), key=lambda e: e.id)
