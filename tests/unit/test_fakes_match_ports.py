@@ -1,0 +1,101 @@
+"""Every fake has every method of its port, with the same signature: a port change cannot leave the fakes behind."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, Protocol
+from uuid import uuid4
+
+import pytest
+
+from app.domain import ports
+from app.repositories import memory
+from tests.fakes import FakeSender
+from tests.support import FakeClock
+
+FAKES: dict[type, type] = {
+    ports.PersonRepository: memory.MemoryPeople,
+    ports.SkillRepository: memory.MemorySkills,
+    ports.BriefRepository: memory.MemoryBriefs,
+    ports.AssignmentRepository: memory.MemoryAssignments,
+    ports.SubmissionRepository: memory.MemorySubmissions,
+    ports.ReviewRepository: memory.MemoryReviews,
+    ports.ExtensionRepository: memory.MemoryExtensions,
+    ports.EvidenceRepository: memory.MemoryEvidence,
+    ports.EventRepository: memory.MemoryEvents,
+    ports.WebhookRepository: memory.MemoryWebhooks,
+    ports.DeliveryRepository: memory.MemoryDeliveries,
+    ports.ImportRepository: memory.MemoryImports,
+    ports.StatementSource: memory.MemoryStatementSource,
+    ports.UnitOfWork: memory.MemoryUnitOfWork,
+    ports.DeadlineQueue: memory.MemoryDeadlineQueue,
+    ports.SweepUnitOfWork: memory.MemorySweepUnitOfWork,
+    ports.Outbox: memory.MemoryOutbox,
+    ports.OutboxUnitOfWork: memory.MemoryOutboxUnitOfWork,
+    ports.WebhookSender: FakeSender,
+    ports.Clock: FakeClock,
+}
+NOT_FAKED = {
+    ports.IdGenerator: "the real adapter (Uuid7Ids) is pure and fast",
+    ports.UnitOfWorkFactory: "MemoryDatabase.uow, checked below",
+    ports.TenantDirectory: "no service test needs one yet",
+    ports.SignedInWork: "no service test needs one yet",
+}
+
+
+def _protocols() -> list[type]:
+    return [
+        value for value in vars(ports).values()
+        if isinstance(value, type) and issubclass(value, Protocol) and value is not Protocol  # type: ignore[arg-type]
+        and value.__module__ == ports.__name__ and getattr(value, "_is_protocol", False)
+    ]
+
+
+def _methods(protocol: type) -> dict[str, Any]:
+    return {
+        name: member for name, member in vars(protocol).items()
+        if inspect.isfunction(member) and (not name.startswith("_") or name in ("__aenter__", "__aexit__", "__call__"))
+    }
+
+
+def _shape(function: Any) -> tuple[list[tuple[str, Any, Any]], dict[str, Any]]:
+    """Parameter names, kinds and defaults, and the annotations resolved (however each module spells them)."""
+    parameters = [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+    return parameters, typing.get_type_hints(function)
+
+
+def test_every_port_has_a_fake_or_a_reason_not_to() -> None:
+    assert {p.__name__ for p in _protocols()} == {p.__name__ for p in [*FAKES, *NOT_FAKED]}
+
+
+@pytest.mark.parametrize("protocol", list(FAKES), ids=lambda p: p.__name__)
+def test_the_fake_has_every_method_of_its_port_with_the_same_signature(protocol: type) -> None:
+    fake = FAKES[protocol]
+    for name, method in _methods(protocol).items():
+        assert hasattr(fake, name), f"{fake.__name__} lacks {protocol.__name__}.{name}"
+        mine = getattr(fake, name)
+        assert _shape(mine) == _shape(method), (
+            f"{fake.__name__}.{name}{inspect.signature(mine)} differs from {protocol.__name__}.{name}{inspect.signature(method)}"
+        )
+        assert inspect.iscoroutinefunction(mine) == inspect.iscoroutinefunction(method), f"{fake.__name__}.{name}: async or not"
+
+
+async def test_the_units_of_work_hold_the_fakes_of_every_repository_their_ports_name() -> None:
+    db = memory.MemoryDatabase()
+    entered = {
+        ports.UnitOfWork: await db.uow(uuid4()).__aenter__(),
+        ports.SweepUnitOfWork: await db.sweep_uow().__aenter__(),
+        ports.OutboxUnitOfWork: await db.outbox_uow().__aenter__(),
+    }
+    for protocol, uow in entered.items():
+        for name, kind in typing.get_type_hints(protocol).items():
+            assert hasattr(uow, name), f"{type(uow).__name__} lacks {protocol.__name__}.{name}"
+            if kind in FAKES:
+                assert isinstance(getattr(uow, name), FAKES[kind]), f"{type(uow).__name__}.{name} is not a {FAKES[kind].__name__}"
+
+
+def test_the_memory_database_is_a_unit_of_work_factory() -> None:
+    factory = inspect.signature(ports.UnitOfWorkFactory.__call__).replace(return_annotation=inspect.Signature.empty)
+    mine = inspect.signature(memory.MemoryDatabase.uow).replace(return_annotation=inspect.Signature.empty)
+    assert mine == factory
