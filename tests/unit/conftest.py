@@ -7,9 +7,10 @@ import from here).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from uuid import UUID, uuid4
 
 import pytest
@@ -21,9 +22,10 @@ from app.domain.skills import SkillLevel
 from app.domain.work import Outcome, Submission, SubmissionContent
 from app.repositories.clock import Uuid7Ids
 from app.repositories.memory import MemoryDatabase
-from app.services import catalog, people
+from app.services import catalog, people, webhooks
 from app.services.context import Context
 from tests import support
+from tests.fakes import FakeSender
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -200,3 +202,22 @@ async def seeded(ctx: Context) -> Seeded:
     brief = await catalog.create_brief(ctx, make_content(skill_id=skill.id))
     brief = await catalog.publish_brief(ctx, brief.id)
     return Seeded(manager, report, skill, brief)
+
+
+# -- webhook delivery on the fakes -------------------------------------------------------
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+@pytest.fixture
+def deliver(db: MemoryDatabase, clock: FakeClock, sender: FakeSender) -> Callable[..., Awaitable[webhooks.DeliveryReport]]:
+    """One round of the delivery worker (app.workers.runner does it in a loop), on the fakes."""
+    rng = random.Random(13)
+
+    async def run(batch_size: int = 50) -> webhooks.DeliveryReport:
+        return await webhooks.deliver_due(db.outbox_uow, sender, clock, Uuid7Ids(), rng, batch_size=batch_size)
+
+    return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
 from app.repositories.memory.base import Repo, page_of
+from app.repositories.sql.mapping import event_document
 
 
 class MemoryPeople(Repo):
@@ -276,13 +278,23 @@ class MemoryEvidence(Repo):
         return sorted((copy.deepcopy(e) for e in self.rows.values() if e.person_id == person_id), key=lambda e: e.id)
 
 
+def as_stored(event: Event) -> Event:
+    """The event as storage hands it back: `data` and `details` in their JSON form, as the SQL store reads them
+    (the same function writes them there), so a service sees here what it sees on a database."""
+    document = event_document(event)
+    return dataclasses.replace(event, data=document["data"], details=document["details"])
+
+
 class MemoryEvents(Repo):
+    """Events keep their domain objects in the store (tests read them); reads hand them out as stored."""
+
     async def add(self, event: Event) -> None:
         """Numbered (seq, pos) and queued to the webhooks that want it when the unit of work commits."""
         await self._add(event)
 
     async def list_for_subject(self, subject_id: UUID, page: PageRequest) -> Page[Event]:
-        return page_of([e for e in self.rows.values() if e.subject_id == subject_id], page)
+        found = page_of([e for e in self.rows.values() if e.subject_id == subject_id], page)
+        return Page([as_stored(e) for e in found.items], found.next_after)
 
     async def feed(
         self, after: int, limit: int, types: tuple[str, ...] = (), subject_id: UUID | None = None, since: datetime | None = None,
@@ -290,7 +302,7 @@ class MemoryEvents(Repo):
         rows = sorted((e for e in self.rows.values() if e.seq is not None and e.seq > after), key=lambda e: e.seq)
         rows = [e for e in rows if since is None or e.occurred_at > since]
         rows = [e for e in rows if (not types or any(type_matches(p, e.type) for p in types)) and (subject_id is None or e.subject_id == subject_id)]
-        return [copy.deepcopy(e) for e in rows[:limit]]
+        return [as_stored(e) for e in rows[:limit]]
 
 
 class MemoryImports(Repo):

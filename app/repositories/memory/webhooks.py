@@ -15,6 +15,7 @@ from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest, cursor_id
 from app.domain.webhooks import Delivery, Webhook, WebhookKind, outbox_deliveries
 from app.repositories.memory.base import Repo, Store, page_of
+from app.repositories.memory.records import as_stored
 from app.repositories.sql.mapping import event_document
 
 
@@ -78,12 +79,6 @@ class MemoryStatementSource:
         wanted = {UUID(str(i)) for i in skill_ids}
         skills = self._store(tenant_id).skills
         return {i: skills[i].name for i in wanted if i in skills}
-
-
-def as_stored(event: Event) -> Event:
-    """The event as storage hands it back: `data` and `details` in their JSON form (the SQL store's reading)."""
-    document = event_document(event)
-    return dataclasses.replace(event, data=document["data"], details=document["details"])
 
 
 async def store_events(store: Store, tenant_id: UUID, events: list[Event], new_id: Callable[[], UUID]) -> list[Event]:

@@ -17,7 +17,8 @@ from app.domain.events import Event
 from app.domain.ports import IdGenerator
 from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health
 from app.repositories.memory.base import Store
-from app.repositories.memory.webhooks import as_stored, store_events
+from app.repositories.memory.records import as_stored
+from app.repositories.memory.webhooks import store_events
 
 _Key = tuple[UUID, str, UUID]
 """(tenant, table, id) of a row a cross-tenant unit of work wrote."""
