@@ -10,7 +10,7 @@ import pytest
 
 from app.domain import webhooks as wh
 from app.domain.actors import Scope
-from app.domain.errors import InvalidInput, NotFound, PermissionDenied, PreconditionFailed
+from app.domain.errors import ConcurrentUpdate, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from app.domain.pagination import PageRequest
 from app.repositories.memory import MemoryDatabase
 from app.services import assignments, people, webhooks
@@ -202,3 +202,28 @@ async def test_a_tenant_neither_sees_nor_receives_another_tenants_webhooks(
     names = {r.url: body(r)["data"]["data"]["display_name"] for r in sender.sent}
     assert names == {HOOKS + "/ours": "Ada", HOOKS + "/theirs": "Bo"}
     assert (await webhooks.get(ctx, ours.id)).active, "unchanged by the other tenant's attempts"
+
+
+async def test_two_racing_updates_make_one_success_and_one_conflict(ctx: Context) -> None:
+    created = await hook(ctx)
+    async with ctx.uow() as first, ctx.uow() as second:
+        one, two = await first.webhooks.get(created.id), await second.webhooks.get(created.id)
+        for uow, webhook, description in ((first, one, "first"), (second, two, "second")):
+            webhook.description, webhook.version = description, 2
+            await uow.webhooks.update(webhook, 1)
+        await first.commit()
+        with pytest.raises(ConcurrentUpdate):
+            await second.commit()
+    assert (await webhooks.get(ctx, created.id)).description == "first"
+
+
+async def test_the_delivery_log_pages_newest_first(ctx: Context) -> None:
+    created = await hook(ctx)
+    for _ in range(5):
+        await webhooks.ping(ctx, created.id)
+    everything = await webhooks.deliveries(ctx, created.id, PageRequest(limit=10))
+    first = await webhooks.deliveries(ctx, created.id, PageRequest(limit=2))
+    rest = await webhooks.deliveries(ctx, created.id, PageRequest(limit=10, after=first.next_after))
+    assert [d.id for d in everything.items] == sorted((d.id for d in everything.items), reverse=True)
+    assert [d.id for d in first.items + rest.items] == [d.id for d in everything.items]
+    assert rest.next_after is None
