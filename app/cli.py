@@ -77,7 +77,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_tenant_create(args: argparse.Namespace) -> None:
-    tenant = _with_database(lambda db: tenants.create_tenant(db, SystemClock(), Uuid7Ids(), args.slug, args.name))
+    tenant = _with_database(lambda db: tenants.create_tenant(db.directory, SystemClock(), Uuid7Ids(), args.slug, args.name))
     print(f"Created tenant '{tenant.slug}' ({tenant.id}).")
 
 
@@ -85,7 +85,7 @@ def cmd_tenant_set_idp(args: argparse.Namespace) -> None:
     jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
     pems = tuple(Path(name).read_text() for name in args.pem_file or ())
     idp = _with_database(lambda db: tenants.set_identity_provider(
-        db, SystemClock(), args.slug, issuer=args.issuer, audience=args.audience, claim=args.claim, match=args.match,
+        db.directory, SystemClock(), args.slug, issuer=args.issuer, audience=args.audience, claim=args.claim, match=args.match,
         jwks=jwks, jwks_url=args.jwks_url, pem_keys=pems,
     ))
     source = "JWKS document" if idp.jwks else f"JWKS URL {idp.jwks_url}" if idp.jwks_url else f"{len(idp.pem_keys)} PEM key(s)"
@@ -99,14 +99,14 @@ def _scopes(values: list[str]) -> list[str]:
 
 def cmd_key_create(args: argparse.Namespace) -> None:
     key, secret = _with_database(
-        lambda db: tenants.create_key(db, SystemClock(), Uuid7Ids(), args.tenant, args.name, _scopes(args.scopes))
+        lambda db: tenants.create_key(db.directory, SystemClock(), Uuid7Ids(), args.tenant, args.name, _scopes(args.scopes))
     )
     print(f"Key {key.id} ({', '.join(sorted(key.scopes))}) for tenant '{args.tenant}'. It is shown only once:")
     print(secret)
 
 
 def cmd_key_revoke(args: argparse.Namespace) -> None:
-    _with_database(lambda db: tenants.revoke_key(db, SystemClock(), args.tenant, args.key_id))
+    _with_database(lambda db: tenants.revoke_key(db.directory, SystemClock(), args.tenant, args.key_id))
     print(f"Revoked key {args.key_id}.")
 
 
@@ -114,10 +114,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """Create the `demo` tenant and an admin key the first time; later runs print nothing new."""
 
     async def work(db: Database) -> tuple[str, UUID] | None:
-        if await db.tenant_by_slug("demo") is not None:
+        if await db.directory.tenant_by_slug("demo") is not None:
             return None
-        await tenants.create_tenant(db, SystemClock(), Uuid7Ids(), "demo", "Demo")
-        key, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
+        await tenants.create_tenant(db.directory, SystemClock(), Uuid7Ids(), "demo", "Demo")
+        key, secret = await tenants.create_key(db.directory, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
         return secret, key.id
 
     created = _with_database(work)

@@ -76,7 +76,7 @@ def create_app(
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
     limits = _buckets(settings)
     runtime = Runtime(
-        database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks, settings.identity_provider_cache_seconds), KeyCache(settings.api_key_cache_seconds), limits,
+        database, clock, ids or Uuid7Ids(), TokenVerifier(database.directory, clock, jwks, settings.identity_provider_cache_seconds), KeyCache(settings.api_key_cache_seconds), limits,
         SqlSignedInWork(database),
     )
 

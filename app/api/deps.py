@@ -46,7 +46,7 @@ class KeyCache:
         hit = self._entries.get(secret)
         if hit is not None and hit[0] > now:
             return hit[1]
-        actor = await authenticate_key(database, secret)
+        actor = await authenticate_key(database.directory, secret)
         if self._ttl > 0:
             if len(self._entries) >= self.SIZE:
                 self._entries.clear()

@@ -57,7 +57,7 @@ class Idempotency:
     ) -> None:
         database = runtime.database
         try:
-            attempt = await database.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
+            attempt = await database.idempotency.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
         except StorageUnavailable as exc:
             await send_problem(send, scope, 503, exc.code, exc.detail)
             return
@@ -84,13 +84,13 @@ class Idempotency:
         try:
             await self.app(scope, receive, capturing_send)
         except BaseException:
-            await database.release_idempotent(tenant, caller, key)
+            await database.idempotency.release_idempotent(tenant, caller, key)
             raise
         if captured["status"] >= 500:
-            await database.release_idempotent(tenant, caller, key)
+            await database.idempotency.release_idempotent(tenant, caller, key)
         else:
             stored = StoredResponse(captured["status"], replayable_headers(captured["headers"]), b"".join(captured["body"]))
-            await database.finish_idempotent(tenant, caller, key, stored)
+            await database.idempotency.finish_idempotent(tenant, caller, key, stored)
 
 
 SPOOL_IN_MEMORY = 1024 * 1024

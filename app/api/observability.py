@@ -77,7 +77,7 @@ async def refresh_gauges(metrics: Metrics, database: Database, now: datetime) ->
     """Gauges read at scrape time: pool use, outbox backlog and failures, sweeper lag."""
     metrics.pool_in_use.set(getattr(database.engine.pool, "checkedout", lambda: 0)())
     try:
-        stats = await database.operations_stats(now)
+        stats = await database.maintenance.operations_stats(now)
     except Exception:  # a scrape must answer even when the database does not; /readyz says why
         return
     metrics.outbox_backlog.set(stats.pending_deliveries)

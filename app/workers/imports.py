@@ -44,8 +44,8 @@ async def process_one(
 ) -> ImportReport:
     """Claim the oldest pending job and apply it to the end: or `max_chunks` chunks of it, or until `stop`
     is set, when the job is handed back at once for any worker to go on with."""
-    await database.fail_broken_uploads(clock.now() - UPLOAD_GIVEN_UP_AFTER, clock.now())
-    claimed = await database.claim_import(clock.now(), LEASE)
+    await database.maintenance.fail_broken_uploads(clock.now() - UPLOAD_GIVEN_UP_AFTER, clock.now())
+    claimed = await database.maintenance.claim_import(clock.now(), LEASE)
     if claimed is None:
         return ImportReport(None, 0)
     tenant_id, job_id, version = claimed
@@ -96,7 +96,7 @@ async def _may_still_import(database: Database, tenant_id: Any, job_id: Any) -> 
         return None
     if person_id is not None and (person is None or not person.active):
         return "The person who sent the file is no longer active."
-    if job.actor.type is ActorType.API_KEY and job.actor.id is not None and not await database.key_is_active(tenant_id, job.actor.id):
+    if job.actor.type is ActorType.API_KEY and job.actor.id is not None and not await database.directory.key_is_active(tenant_id, job.actor.id):
         return "The API key that sent the file has been revoked."
     return None
 

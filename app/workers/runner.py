@@ -27,8 +27,8 @@ async def run_sweeper(database: Database, clock: Clock, ids: IdGenerator, *, bat
         started = time.perf_counter()
         try:
             report = await tick(database.sweep_uow, clock, ids, database.policy, batch_size)
-            await database.purge_idempotency_keys(clock.now())
-            await database.number_waiting_events()
+            await database.idempotency.purge_idempotency_keys(clock.now())
+            await database.maintenance.number_waiting_events()
         except StorageUnavailable:
             log.warning(json.dumps({"msg": "sweep skipped: database unavailable"}))
         except Exception:  # a worker must outlive one bad tick; the error is logged with its trace

@@ -151,7 +151,7 @@ async def test_a_worker_that_stops_mid_file_is_taken_over_after_its_last_chunk(a
 
 async def test_a_claimed_job_whose_worker_died_is_resumed_when_its_lease_ends(api: Api, database: Database) -> None:
     job = (await upload(api, "people", "external_id,display_name\na,A\nb,B\n")).json()
-    assert await database.claim_import(api.clock.now(), LEASE) is not None
+    assert await database.maintenance.claim_import(api.clock.now(), LEASE) is not None
     assert (await process_one(database, api.clock, Uuid7Ids())).job is None, "the lease is still held"
     api.clock.advance(minutes=3)
     await drain(database, api.clock, Uuid7Ids())
@@ -168,7 +168,7 @@ async def test_the_same_upload_with_the_same_idempotency_key_is_one_job(api: Api
 
 
 async def test_an_upload_whose_server_died_is_failed_by_the_worker_an_hour_on(api: Api, database: Database) -> None:
-    actor = await authenticate_key(database, api.client.headers["Authorization"].split()[1])
+    actor = await authenticate_key(database.directory, api.client.headers["Authorization"].split()[1])
     ctx = Context(actor=actor, clock=api.clock, ids=Uuid7Ids(), uow_factory=database.uow)  # type: ignore[arg-type]
     job = await import_service.start(ctx, ImportKind.PEOPLE, ImportFormat.CSV)  # then the process serving it dies
     await drain(database, api.clock, Uuid7Ids())
@@ -196,8 +196,8 @@ async def test_people_before_their_manager_in_a_later_chunk_go_in_on_a_second_pa
 async def test_a_file_sent_with_a_key_revoked_before_it_is_applied_is_not_applied(api: Api, database: Database) -> None:
     key = await api.make_key(["people:write"])
     job = (await upload(api, "people", "external_id,display_name\nx,X\n", headers={"Authorization": f"Bearer {key}"})).json()
-    actor = await authenticate_key(database, key)
-    await tenants.revoke_key(database, SystemClock(), api.tenant_slug, actor.id)  # type: ignore[union-attr, arg-type]
+    actor = await authenticate_key(database.directory, key)
+    await tenants.revoke_key(database.directory, SystemClock(), api.tenant_slug, actor.id)  # type: ignore[union-attr, arg-type]
     await drain(database, api.clock, Uuid7Ids())
     failed = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert (failed["state"], failed["error"]) == ("failed", "The API key that sent the file has been revoked.")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from uuid import UUID
+
+from cachetools import LRUCache
 
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
@@ -83,20 +86,35 @@ def content_to_json(content: BriefContent) -> dict[str, Any]:
     return _content.dump_python(content, mode="json")
 
 
-_PINNED_JSON: dict[int, tuple[BriefContent, dict[str, Any]]] = {}
+PinnedKey = tuple[UUID, UUID, int]
+"""(tenant_id, brief_id, brief_version): a pinned brief version."""
+_PINNED: LRUCache[PinnedKey, tuple[BriefContent, dict[str, Any] | None]] = LRUCache(maxsize=4096)
+"""The one per-process cache of pinned brief versions: the content and, once written, its JSON column value.
+Safe because a published brief version is frozen: every assignment pinning it holds the same content."""
 
 
-def pinned_json(content: BriefContent) -> dict[str, Any]:
-    """The JSON of a pinned brief, built once per content object: the assignments offered from one brief
-    version share it (a batch of 1,000 offers, or PinnedBriefs' cache), and it is frozen. Read-only."""
-    hit = _PINNED_JSON.get(id(content))
-    if hit is not None and hit[0] is content:
+def pinned_json(a: Assignment) -> dict[str, Any]:
+    """The JSON of the assignment's pinned brief, built once per brief version: the assignments offered from
+    one version share it (a batch of 1,000 offers). Read-only."""
+    key = (a.tenant_id, a.brief_id, a.brief_version)
+    hit = _PINNED.get(key)
+    if hit is not None and hit[0] is a.brief and hit[1] is not None:
         return hit[1]
-    if len(_PINNED_JSON) >= 4096:
-        _PINNED_JSON.clear()
-    value = content_to_json(content)
-    _PINNED_JSON[id(content)] = (content, value)
+    value = content_to_json(a.brief)
+    _PINNED[key] = (a.brief, value)
     return value
+
+
+def pinned_content(key: PinnedKey) -> BriefContent | None:
+    hit = _PINNED.get(key)
+    return None if hit is None else hit[0]
+
+
+def pin(key: PinnedKey, value: dict[str, Any]) -> BriefContent:
+    """Remember a pinned version read from its JSON column."""
+    content = content_from_json(value)
+    _PINNED[key] = (content, None)
+    return content
 
 
 def content_from_json(value: dict[str, Any]) -> BriefContent:
@@ -136,7 +154,7 @@ def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
     """The row, with the derived columns queries filter on: timeout_at and the sweeper's next_deadline_at."""
     values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
     values.update(
-        brief=pinned_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
+        brief=pinned_json(a), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
         offered_by_id=a.offered_by.id, offered_by_on_behalf_of=a.offered_by.on_behalf_of, state=a.state.value, timeout_at=a.timeout_at,
         outcome=None if a.outcome is None else a.outcome.value, next_deadline_at=next_deadline(a, policy),
     )
