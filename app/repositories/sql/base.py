@@ -21,27 +21,9 @@ from app.domain.errors import ConcurrentUpdate, Conflict
 from app.domain.pagination import Page, PageRequest, cursor_id
 from app.repositories.sql.pg.copy import COPY_THRESHOLD, copy_rows
 from app.repositories.sql.pg.driver import changed_rows, raw_statement, write
+from app.repositories.sql.queries import cas_statement, insert_statement
 
 T = TypeVar("T")
-
-
-@functools.cache
-def insert_statement(table: Table) -> Any:
-    """INSERT INTO table, built once: the values come as execute() parameters, so SQLAlchemy's compiled cache
-    serves every call instead of a statement (and its cache key) being rebuilt from a values dict each time."""
-    return insert(table)
-
-
-@functools.cache
-def cas_statement(table: Table, columns: tuple[str, ...]) -> Any:
-    """The compare-and-set UPDATE of `columns`, built once per table and column set (parameters k_tenant,
-    k_id and k_version select the row and the version it must still have)."""
-    c = table.c
-    return (
-        update(table)
-        .where(c.tenant_id == bindparam("k_tenant"), c.id == bindparam("k_id"), c.version == bindparam("k_version"))
-        .values({name: bindparam(name) for name in columns})
-    )
 
 
 @functools.cache

@@ -19,7 +19,8 @@ from app.domain.webhooks import Webhook, outbox_deliveries
 from app.repositories.clock import Uuid7Ids
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql.base import TenantTable, insert_statement
+from app.repositories.sql.base import TenantTable
+from app.repositories.sql.queries import insert_statement
 from app.repositories.sql.pg import events as pg
 from app.repositories.sql.pg.driver import with_driver
 from app.repositories.sql.pg.sequencer import number_waiting

@@ -10,11 +10,12 @@ Parameters may be values or `bindparam`s: the statements compiled once for the d
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, bindparam, case, literal, null, or_, select
+from sqlalchemy import Table, and_, bindparam, case, insert, literal, null, or_, select, update
 
 from app.domain.assignment import State
 from app.repositories.sql import tables as t
@@ -27,6 +28,25 @@ ASSIGNMENT_BY_ID = select(*ASSIGNMENT_COLUMNS).where(
 )
 """The hottest read, built once. Every column is a UUID, text, number, boolean or timestamptz, which asyncpg
 returns as the column types do (aware UTC datetimes), so the driver's rows need no SQLAlchemy processing."""
+
+@functools.cache
+def insert_statement(table: Table) -> Any:
+    """INSERT INTO table, built once: the values come as execute() parameters, so SQLAlchemy's compiled cache
+    serves every call instead of a statement (and its cache key) being rebuilt from a values dict each time."""
+    return insert(table)
+
+
+@functools.cache
+def cas_statement(table: Table, columns: tuple[str, ...]) -> Any:
+    """The compare-and-set UPDATE of `columns`, built once per table and column set (parameters k_tenant,
+    k_id and k_version select the row and the version it must still have)."""
+    c = table.c
+    return (
+        update(table)
+        .where(c.tenant_id == bindparam("k_tenant"), c.id == bindparam("k_id"), c.version == bindparam("k_version"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
 
 _LIVE = (State.ACCEPTED.value, State.REVISION_REQUESTED.value)
 

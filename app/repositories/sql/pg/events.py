@@ -13,7 +13,7 @@ from app.domain.errors import Conflict
 from app.domain.events import Event
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql.base import insert_statement
+from app.repositories.sql.queries import insert_statement
 from app.repositories.sql.pg import locks
 from app.repositories.sql.pg.copy import COPY_THRESHOLD
 from app.repositories.sql.pg.driver import raw_statement, send, write
