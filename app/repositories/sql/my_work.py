@@ -35,9 +35,10 @@ def _statement(after: bool | None) -> Any:
     conditions = [a.tenant_id == p.tenant_id, a.assignee_id == p.id]
     if after is not None:
         conditions.append(after_deadline(deadline, a.id, bindparam("last_deadline"), bindparam("last_id"), last_had_none=not after))
+    sort_deadline = deadline.label("sort_deadline")
     work = (
-        select(*ASSIGNMENT_COLUMNS, deadline.label("sort_deadline")).where(*conditions)
-        .order_by(deadline.asc().nulls_last(), a.id).limit(bindparam("limit")).lateral("w")
+        select(*ASSIGNMENT_COLUMNS, sort_deadline).where(*conditions)
+        .order_by(sort_deadline.asc().nulls_last(), a.id).limit(bindparam("limit")).lateral("w")
     )
     return (
         select(p.id.label("me_id"), p.is_admin.label("me_is_admin"), *work.c)

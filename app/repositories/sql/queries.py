@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, bindparam, case, insert, literal, null, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, literal, literal_column, null, or_, select, update
 
 from app.domain.assignment import State
 from app.repositories.sql import tables as t
@@ -48,30 +48,39 @@ def cas_statement(table: Table, columns: tuple[str, ...]) -> Any:
     )
 
 
-_LIVE = (State.ACCEPTED.value, State.REVISION_REQUESTED.value)
+def _state(value: State) -> Any:
+    """A state as a literal in the SQL, not a parameter: the planner sees it in every plan (generic ones too)."""
+    return literal_column(f"'{value.value}'")
+
+
+def _is(column: Any, *states: State) -> Any:
+    return or_(*(column == _state(s) for s in states)) if len(states) > 1 else column == _state(states[0])
+
+
+_LIVE = (State.ACCEPTED, State.REVISION_REQUESTED)
 
 
 def effective_state_condition(table: Table, state: State, now: datetime | Any) -> Any:
-    """SQL for 'effective state is `state`': deadlines count even before the sweeper runs."""
+    """SQL for 'effective state is `state`' (Assignment.effective_state): deadlines count even before the sweeper runs."""
     c = table.c
     if state is State.OFFERED:
-        return and_(c.state == state.value, c.offer_expires_at > now)
+        return and_(_is(c.state, state), c.offer_expires_at > now)
     if state is State.EXPIRED:
-        return or_(c.state == state.value, and_(c.state == State.OFFERED.value, c.offer_expires_at <= now))
-    if state in (State.ACCEPTED, State.REVISION_REQUESTED):
-        return and_(c.state == state.value, c.timeout_at > now)
+        return or_(_is(c.state, state), and_(_is(c.state, State.OFFERED), c.offer_expires_at <= now))
+    if state in _LIVE:
+        return and_(_is(c.state, state), c.timeout_at > now)
     if state is State.TIMED_OUT:  # `=` twice rather than IN: a statement compiled once has no IN list to expand
-        return or_(c.state == state.value, and_(or_(c.state == _LIVE[0], c.state == _LIVE[1]), c.timeout_at <= now))
-    return c.state == state.value
+        return or_(_is(c.state, state), and_(_is(c.state, *_LIVE), c.timeout_at <= now))
+    return _is(c.state, state)
 
 
 def facing_deadline(table: Table, now: datetime | Any) -> Any:
-    """The deadline the assignment faces now (offer expiry, due_at, review_due_at), NULL when none."""
+    """The deadline the assignment faces now (Assignment.facing_deadline): offer expiry, due_at, review_due_at; NULL when none."""
     c = table.c
     return case(
-        (and_(c.state == State.OFFERED.value, c.offer_expires_at > now), c.offer_expires_at),
-        (and_(or_(c.state == _LIVE[0], c.state == _LIVE[1]), c.timeout_at > now), c.due_at),
-        (c.state == State.SUBMITTED.value, c.review_due_at),
+        (and_(_is(c.state, State.OFFERED), c.offer_expires_at > now), c.offer_expires_at),
+        (and_(_is(c.state, *_LIVE), c.timeout_at > now), c.due_at),
+        (_is(c.state, State.SUBMITTED), c.review_due_at),
         else_=null(),
     )
 
