@@ -18,6 +18,7 @@ from app.domain.errors import ConcurrentUpdate, Conflict, StorageUnavailable
 from app.domain.identity import IdentityProvider
 from app.domain.idempotency import KEPT_FOR, Attempt, Begun, StoredResponse
 from app.domain.keys import ApiKey, Tenant
+from app.domain.ports import OperationsStats
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.driver import CONNECTION_FAILURES, connection_failed, driver_of
@@ -177,13 +178,6 @@ class SqlOutboxUnitOfWork(SqlUnitOfWork):
     async def __aenter__(self) -> Self:
         self.outbox = SqlOutbox(await self._open())
         return self
-
-
-@dataclass(frozen=True)
-class OperationsStats:
-    pending_deliveries: int
-    failed_deliveries: int
-    sweeper_lag_seconds: float
 
 
 class Database:
