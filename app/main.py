@@ -30,13 +30,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
 from app.api.v1 import assignments, batches, catalog, events, imports, me, people, tenant, webhooks, xapi
+from app.api.schemas.batch import decode_rows
 from app.domain.ports import Clock, IdGenerator, TenantDirectory
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.repositories.sql.health import SqlHealth
 from app.repositories.sql.my_work import SqlSignedInWork
 from app.settings import Settings, get_settings
-from app.workers.runner import run_all
+from app.workers.imports import ImportWorker
+from app.workers.runner import WorkerPorts, run_all
 from app.workers.sender import HttpSender
 
 DESCRIPTION = """\
@@ -103,7 +105,7 @@ def create_app(
         worker = None
         if settings.with_worker:
             sender = HttpSender(http, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
-            worker = asyncio.create_task(run_all(database, sender, runtime.clock, runtime.ids, settings, stop))
+            worker = asyncio.create_task(run_all(worker_ports(database), sender, runtime.clock, runtime.ids, settings, stop))
         yield
         stop.set()
         if worker is not None:
@@ -150,6 +152,29 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)  # added last: it runs first, so every answer has its id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def import_worker(database: Database) -> ImportWorker:
+    """The import worker's ports and helpers: rows decoded by the batch schemas, refusals rendered as the API's problems."""
+    return ImportWorker(
+        queue=database,
+        uow=database.uow,
+        directory=database,
+        decode=decode_rows,
+        render=errors.domain_problem,
+    )
+
+
+def worker_ports(database: Database) -> WorkerPorts:
+    """What the worker loops work with (`stint worker` and `serve --with-worker`), one port a line."""
+    return WorkerPorts(
+        sweep_uow=database.sweep_uow,
+        outbox_uow=database.outbox_uow,
+        policy=database.policy,
+        idempotency=database,
+        numbering=database,
+        imports=import_worker(database),
+    )
 
 
 def _depends_on(dependant: Any, calls: tuple[Any, ...]) -> bool:
