@@ -54,6 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
+    from app.main import worker_ports  # the worker's wiring, shared with `serve --with-worker`; loaded when needed
+
     settings = get_settings()
     logs.configure(settings.log_level)
 
@@ -66,7 +68,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
         async with httpx.AsyncClient(limits=delivery_limits()) as client:
             sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
-            await run_all(database, sender, SystemClock(), Uuid7Ids(), settings, stop)
+            await run_all(worker_ports(database), sender, SystemClock(), Uuid7Ids(), settings, stop)
 
     _with_database(work)
 

@@ -55,9 +55,9 @@ class Idempotency:
     async def _keyed(
         self, scope: Scope, send: Send, receive: Receive, runtime: Runtime, tenant: UUID, caller: str, key: str, fingerprint: str,
     ) -> None:
-        database = runtime.database
+        store = runtime.idempotency
         try:
-            attempt = await database.idempotency.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
+            attempt = await store.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
         except StorageUnavailable as exc:
             await send_problem(send, scope, 503, exc.code, exc.detail)
             return
@@ -84,13 +84,13 @@ class Idempotency:
         try:
             await self.app(scope, receive, capturing_send)
         except BaseException:
-            await database.idempotency.release_idempotent(tenant, caller, key)
+            await store.release_idempotent(tenant, caller, key)
             raise
         if captured["status"] >= 500:
-            await database.idempotency.release_idempotent(tenant, caller, key)
+            await store.release_idempotent(tenant, caller, key)
         else:
             stored = StoredResponse(captured["status"], replayable_headers(captured["headers"]), b"".join(captured["body"]))
-            await database.idempotency.finish_idempotent(tenant, caller, key, stored)
+            await store.finish_idempotent(tenant, caller, key, stored)
 
 
 SPOOL_IN_MEMORY = 1024 * 1024

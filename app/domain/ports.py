@@ -11,6 +11,7 @@ from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.events import Event
 from app.domain.identity import IdentityProvider, SubjectMatch
+from app.domain.idempotency import Attempt, StoredResponse
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
@@ -238,6 +239,10 @@ class SweepUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
+class SweepUnitOfWorkFactory(Protocol):
+    def __call__(self) -> SweepUnitOfWork: ...
+
+
 class Outbox(Protocol):
     """Webhook deliveries across every tenant: the delivery worker's view of storage."""
 
@@ -254,6 +259,10 @@ class OutboxUnitOfWork(Protocol):
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
     async def commit(self) -> None: ...
+
+
+class OutboxUnitOfWorkFactory(Protocol):
+    def __call__(self) -> OutboxUnitOfWork: ...
 
 
 class WebhookSender(Protocol):
@@ -276,6 +285,7 @@ class TenantDirectory(Protocol):
     async def key_by_hash(self, key_hash: str) -> ApiKey | None:
         """An active (not revoked) key with this hash."""
         ...
+    async def key_is_active(self, tenant_id: UUID, key_id: UUID) -> bool: ...
     async def revoke_key(self, tenant_id: UUID, key_id: UUID, at: datetime) -> bool: ...
     async def set_identity_provider(self, idp: IdentityProvider) -> None: ...
     async def identity_provider(self, tenant_id: UUID) -> IdentityProvider | None: ...
@@ -299,3 +309,58 @@ class SignedInWork(Protocol):
         """The active person `subject` names (as `match` says) and their assignments, nearest deadline first
         (as AssignmentRepository.by_deadline); None when it names no active person (unknown, ambiguous, deactivated)."""
         ...
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency-Key claims and the answers kept to replay, per tenant and caller (see domain.idempotency)."""
+
+    async def begin_idempotent(self, tenant_id: UUID, caller: str, key: str, fingerprint: str, now: datetime) -> Attempt:
+        """Claim the key for this request, or say what to do instead (replay, mismatch, in flight)."""
+        ...
+    async def finish_idempotent(self, tenant_id: UUID, caller: str, key: str, response: StoredResponse) -> None: ...
+    async def release_idempotent(self, tenant_id: UUID, caller: str, key: str) -> None:
+        """Forget a key whose request failed on our side (5xx), so the caller can retry with it."""
+        ...
+    async def purge_idempotency_keys(self, now: datetime, limit: int = 10_000) -> int:
+        """Drop up to `limit` keys kept past their time; returns how many."""
+        ...
+
+
+class ImportQueue(Protocol):
+    """Import jobs across every tenant: the import worker's view of storage."""
+
+    async def claim_import(self, now: datetime, lease: timedelta) -> tuple[UUID, UUID, int] | None:
+        """Take the oldest queued job (or a running one whose lease ran out) for `lease`: (tenant_id, job_id,
+        version claimed at), or None when nothing waits. Other workers skip a job being claimed."""
+        ...
+    async def fail_broken_uploads(self, received_before: datetime, now: datetime) -> int:
+        """Fail the jobs still receiving a file they began before `received_before`; returns how many."""
+        ...
+
+
+class FeedNumbering(Protocol):
+    async def number_waiting_events(self) -> int:
+        """Give feed seqs to committed events still without one, for every tenant; returns how many."""
+        ...
+
+
+@dataclass(frozen=True)
+class OperationsStats:
+    pending_deliveries: int
+    failed_deliveries: int
+    sweeper_lag_seconds: float
+
+
+class OperationsStatsSource(Protocol):
+    """What the metrics scrape reads across every tenant: the outbox backlog and how far the sweeper lags."""
+
+    async def operations_stats(self, now: datetime) -> OperationsStats: ...
+
+
+class StorageHealth(Protocol):
+    """Storage itself, for /readyz and /metrics: which schema it is at, and how busy its connections are."""
+
+    async def schema_revision(self) -> str | None:
+        """The migration the schema is at (None before any); raises when storage cannot be reached."""
+        ...
+    def connections_in_use(self) -> int: ...

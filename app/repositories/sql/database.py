@@ -1,5 +1,5 @@
 """The storage adapter as the composition root wires it: the engine, the unit-of-work factories, and the
-adapters of the ports that are not a unit of work (tenant directory, idempotency keys, maintenance)."""
+adapters of the ports that are not a unit of work (tenant directory, idempotency keys, maintenance, health)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.domain.ports import IdGenerator
 from app.repositories.clock import Uuid7Ids
 from app.repositories.sql.directory import SqlTenantDirectory
 from app.repositories.sql.engine import connect, make_engine
+from app.repositories.sql.health import SqlHealth
 from app.repositories.sql.idempotency import SqlIdempotencyStore
 from app.repositories.sql.maintenance import SqlMaintenance
 from app.repositories.sql.unit_of_work import SqlOutboxUnitOfWork, SqlSweepUnitOfWork, SqlUnitOfWork
@@ -28,6 +29,7 @@ class Database:
         self.directory = SqlTenantDirectory(engine)
         self.idempotency = SqlIdempotencyStore(engine)
         self.maintenance = SqlMaintenance(engine)
+        self.health = SqlHealth(engine)
 
     @classmethod
     def from_url(cls, url: str, policy: ReminderPolicy | None = None, **engine_options: Any) -> Database:

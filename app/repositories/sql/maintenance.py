@@ -3,7 +3,6 @@ the operations figures /metrics reports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -11,17 +10,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.errors import StorageUnavailable
+from app.domain.ports import OperationsStats
 from app.repositories.sql import tables as t
 from app.repositories.sql.engine import connect, is_unavailable
 from app.repositories.sql.pg.driver import CONNECTION_FAILURES, connection_failed, driver_of
 from app.repositories.sql.pg.sequencer import number_every_tenant
-
-
-@dataclass(frozen=True)
-class OperationsStats:
-    pending_deliveries: int
-    failed_deliveries: int
-    sweeper_lag_seconds: float
 
 
 class SqlMaintenance:
