@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+from cachetools import TTLCache
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
@@ -39,20 +39,20 @@ class KeyCache:
     SIZE = 10_000
 
     def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._entries: dict[str, tuple[float, Actor | None]] = {}
+        self._entries: TTLCache[str, Actor | None] | None = TTLCache(self.SIZE, ttl) if ttl > 0 else None
 
     async def actor(self, directory: TenantDirectory, secret: str) -> Actor | None:
-        now = time.monotonic()
-        hit = self._entries.get(secret)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if self._entries is not None:
+            hit = self._entries.get(secret, _MISS)
+            if hit is not _MISS:
+                return hit  # type: ignore[return-value]
         actor = await authenticate_key(directory, secret)
-        if self._ttl > 0:
-            if len(self._entries) >= self.SIZE:
-                self._entries.clear()
-            self._entries[secret] = (now + self._ttl, actor)
+        if self._entries is not None:
+            self._entries[secret] = actor
         return actor
+
+
+_MISS = object()
 
 
 @dataclass(frozen=True)
