@@ -3,6 +3,7 @@ from the per-process cache of frozen brief versions (one query per read for the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,7 +23,7 @@ from app.repositories.sql.queries import (
     ASSIGNMENT_BY_ID, ASSIGNMENT_COLUMNS, after_deadline, effective_state_condition, facing_deadline, reports_cte,
 )
 
-async def pinned_briefs(conn: AsyncConnection, rows: list[Any]) -> list[Assignment]:
+async def pinned_briefs(conn: AsyncConnection, rows: Sequence[Any]) -> list[Assignment]:
     """Assignments from rows read without their `brief` column: each brief version comes from the cache, the
     ones it lacks in one query, from one assignment row per missing version."""
     missing: dict[m.PinnedKey, tuple[UUID, UUID]] = {}
@@ -59,7 +60,7 @@ class SqlAssignments(TenantTable[Assignment]):
     def _select(self) -> Any:
         return select(*ASSIGNMENT_COLUMNS)
 
-    async def _from_rows(self, rows: list[Any]) -> list[Assignment]:
+    async def _from_rows(self, rows: Sequence[Any]) -> list[Assignment]:
         return await pinned_briefs(self._conn, rows)
 
     async def add(self, assignment: Assignment) -> None:
@@ -87,17 +88,6 @@ class SqlAssignments(TenantTable[Assignment]):
         values = self._values(assignment)
         del values["brief"]
         await self._cas_values(values, assignment.id, expected_version)
-
-    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
-        if self._postgres and visible_to is None:
-            rows = await pg.list_rows(self._conn, self._tenant_id, filters, cursor_id(page.after), page.limit + 1, now, self._conflict_named)
-            return Page.from_rows(await self._from_rows(rows), page)
-        c = self.table.c
-        conditions = self._filters(filters, now)
-        if visible_to is not None:
-            below = reports_cte(self._tenant_id, visible_to)
-            conditions.append(or_(c.assignee_id == visible_to, c.reviewer_id == visible_to, c.assignee_id.in_(select(below.c.id))))
-        return await self._page(page, *conditions)
 
     async def by_deadline(self, page: PageRequest, filters: AssignmentFilter, now: datetime) -> Page[Assignment]:
         """Ordered by the deadline the assignment now faces (offer expiry, due_at, review_due_at), then id;
@@ -129,3 +119,14 @@ class SqlAssignments(TenantTable[Assignment]):
         if filters.due_before is not None:
             conditions.append(c.due_at < filters.due_before)
         return conditions
+
+    async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
+        if self._postgres and visible_to is None:
+            rows = await pg.list_rows(self._conn, self._tenant_id, filters, cursor_id(page.after), page.limit + 1, now, self._conflict_named)
+            return Page.from_rows(await self._from_rows(rows), page)
+        c = self.table.c
+        conditions = self._filters(filters, now)
+        if visible_to is not None:
+            below = reports_cte(self._tenant_id, visible_to)
+            conditions.append(or_(c.assignee_id == visible_to, c.reviewer_id == visible_to, c.assignee_id.in_(select(below.c.id))))
+        return await self._page(page, *conditions)

@@ -7,7 +7,7 @@ nothing can lazy-load behind a request's back. On PostgreSQL the hot writes go t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
@@ -32,10 +32,8 @@ def _matching(dialect: str, column: Any, columns: tuple[Any, ...], lock: bool) -
     if dialect != "postgresql":
         return select(*columns).where(tenant, column.in_(bindparam("keys", expanding=True)))
     keys = func.unnest(bindparam("keys", type_=postgresql.ARRAY(column.type))).table_valued("v").render_derived(name="keys")
-    found = select(*columns).where(tenant, column == keys.c.v).limit(1)
-    if lock:
-        found = found.with_for_update()
-    found = found.lateral("found")
+    one = select(*columns).where(tenant, column == keys.c.v).limit(1)
+    found = (one.with_for_update() if lock else one).lateral("found")
     return select(*(found.c[c.name] for c in columns)).select_from(keys).join(found, true())
 
 
@@ -152,7 +150,7 @@ class TenantTable(Generic[T]):
         row = (await self._conn.execute(self._select().where(self._scoped(*conditions)))).first()
         return None if row is None else (await self._from_rows([row]))[0]
 
-    async def _from_rows(self, rows: list[Any]) -> list[T]:
+    async def _from_rows(self, rows: Sequence[Any]) -> list[T]:
         return [type(self).from_row(row) for row in rows]
 
     async def _cas(self, item: T, item_id: UUID, expected_version: int) -> None:

@@ -44,7 +44,7 @@ class SqlDeadlineQueue:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return await pinned_briefs(self._conn, list((await self._conn.execute(stmt)).all()))
+        return await pinned_briefs(self._conn, (await self._conn.execute(stmt)).all())
 
     def _saved_row(self, assignment: Assignment, expected: int) -> dict[str, Any]:
         row = {name: getattr(assignment, name) for name in self._SAVED if name != "next_deadline_at"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, insert, or_, select, update
@@ -27,13 +28,6 @@ class SqlImports(TenantTable[ImportJob]):
 
     async def update(self, job: ImportJob, expected_version: int) -> None:
         await self._cas(job, job.id, expected_version)
-
-    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
-        c = self.table.c
-        conditions = [c.kind.in_([k.value for k in kinds])]
-        if created_by is not None:
-            conditions.append(or_(c.actor_id == created_by, c.actor_on_behalf_of == created_by))
-        return await self._page(page, *conditions)
 
     async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
         if rows:
@@ -83,3 +77,10 @@ class SqlImports(TenantTable[ImportJob]):
     async def drop_rows(self, job_id: UUID) -> None:
         r = t.import_rows.c
         await self._conn.execute(t.import_rows.delete().where(r.tenant_id == self._tenant_id, r.job_id == job_id))
+
+    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
+        c = self.table.c
+        conditions: list[Any] = [c.kind.in_([k.value for k in kinds])]
+        if created_by is not None:
+            conditions.append(or_(c.actor_id == created_by, c.actor_on_behalf_of == created_by))
+        return await self._page(page, *conditions)

@@ -65,21 +65,6 @@ class SqlPeople(TenantTable[Person]):
         stmt = self._select().where(self._scoped(func.lower(self.table.c.email) == email.lower())).limit(2)
         return await self._from_rows((await self._conn.execute(stmt)).all())
 
-    async def list(
-        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
-    ) -> Page[Person]:
-        c = self.table.c
-        conditions = []
-        if manager_id is not None:
-            conditions.append(c.manager_id == manager_id)
-        if active is not None:
-            conditions.append(c.active == active)
-        if visible_to is not None:
-            above = managers_cte(self._tenant_id, visible_to)
-            below = reports_cte(self._tenant_id, visible_to)
-            conditions.append(or_(c.id == visible_to, c.id.in_(select(above.c.id)), c.id.in_(select(below.c.id))))
-        return await self._page(page, *conditions)
-
     async def team(self, manager_id: UUID, page: PageRequest, now: datetime) -> Page[TeamMember]:
         """Everyone below the manager, with their depth and count of open assignments, in one query."""
         p, a = self.table.c, t.assignments
@@ -119,3 +104,18 @@ class SqlPeople(TenantTable[Person]):
                 break
             seen.append(manager)
         return seen
+
+    async def list(
+        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
+    ) -> Page[Person]:
+        c = self.table.c
+        conditions = []
+        if manager_id is not None:
+            conditions.append(c.manager_id == manager_id)
+        if active is not None:
+            conditions.append(c.active == active)
+        if visible_to is not None:
+            above = managers_cte(self._tenant_id, visible_to)
+            below = reports_cte(self._tenant_id, visible_to)
+            conditions.append(or_(c.id == visible_to, c.id.in_(select(above.c.id)), c.id.in_(select(below.c.id))))
+        return await self._page(page, *conditions)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, LargeBinary, ForeignKeyConstraint, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, LargeBinary, Table, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from app.repositories.sql.types import JSONType, NullableJSON, Seconds, UTCDateTime
@@ -420,21 +420,27 @@ class ImportRowRow(SQLModel, table=True):
     problem: dict | None = Field(sa_column=Column(NullableJSON, nullable=True))
 
 
-tenants = TenantRow.__table__
-identity_providers = IdentityProviderRow.__table__
-api_keys = ApiKeyRow.__table__
-people = PersonRow.__table__
-skills = SkillRow.__table__
-briefs = BriefRow.__table__
-assignments = AssignmentRow.__table__
-submissions = SubmissionRow.__table__
-reviews = ReviewRow.__table__
-evidence = EvidenceRow.__table__
-extensions = ExtensionRow.__table__
-events = EventRow.__table__
-event_counters = EventCounterRow.__table__
-idempotency_keys = IdempotencyKeyRow.__table__
-webhooks = WebhookRow.__table__
-webhook_deliveries = WebhookDeliveryRow.__table__
-import_jobs = ImportJobRow.__table__
-import_rows = ImportRowRow.__table__
+def _table(row: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class (SQLModel does not declare `__table__` to type checkers)."""
+    table: Table = row.__table__  # type: ignore[attr-defined]
+    return table
+
+
+tenants = _table(TenantRow)
+identity_providers = _table(IdentityProviderRow)
+api_keys = _table(ApiKeyRow)
+people = _table(PersonRow)
+skills = _table(SkillRow)
+briefs = _table(BriefRow)
+assignments = _table(AssignmentRow)
+submissions = _table(SubmissionRow)
+reviews = _table(ReviewRow)
+evidence = _table(EvidenceRow)
+extensions = _table(ExtensionRow)
+events = _table(EventRow)
+event_counters = _table(EventCounterRow)
+idempotency_keys = _table(IdempotencyKeyRow)
+webhooks = _table(WebhookRow)
+webhook_deliveries = _table(WebhookDeliveryRow)
+import_jobs = _table(ImportJobRow)
+import_rows = _table(ImportRowRow)

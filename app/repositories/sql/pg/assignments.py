@@ -44,7 +44,7 @@ _LIST_SHAPES: LRUCache[tuple[Any, ...], RawStatement] = LRUCache(maxsize=512)
 def _list_statement(states: tuple[State, ...], due_before: bool, after: bool, lists: tuple[int, ...]) -> Any:
     """The assignment list for one shape of filter: states as written into the SQL (the planner sees them), a
     list of one value as `=` (so the index also gives the order), of more as `= ANY(array)`."""
-    now = bindparam("now")
+    now: Any = bindparam("now")
     conditions = [_c.tenant_id == bindparam("tenant")]
     if states:
         conditions.append(or_(*(effective_state_condition(t.assignments, s, now) for s in states)))

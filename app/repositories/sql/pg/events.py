@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from uuid import UUID
 
 from pydantic_core import to_json
@@ -67,9 +68,9 @@ async def store_tenant_events(conn: AsyncConnection, tenant_id: UUID, events: li
     return stored, version
 
 
-async def insert_deliveries(conn: AsyncConnection, deliveries: list[dict[str, object]]) -> None:
+async def insert_deliveries(conn: AsyncConnection, deliveries: list[dict[str, Any]]) -> None:
     stmt = raw_statement(insert_statement(t.webhook_deliveries), conn.dialect, tuple(deliveries[0]))
-    await write(conn, stmt, deliveries, event_conflict)  # type: ignore[arg-type]
+    await write(conn, stmt, deliveries, event_conflict)
 
 
 async def lock_webhook_set(conn: AsyncConnection, tenant_id: UUID) -> None:
