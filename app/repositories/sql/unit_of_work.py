@@ -56,8 +56,9 @@ class Transaction:
         await self._before_commit()
         await self._conn.commit()
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         assert self._conn is not None
+        exc = exc_info[1] if len(exc_info) > 1 and isinstance(exc_info[1], BaseException) else None
         try:
             await self._conn.rollback()  # a no-op after commit
             await self._conn.close()
