@@ -23,7 +23,7 @@ class PersonBatchItem(RequestModel):
     (on a new person they take their defaults). A null clears email, team, title or the manager."""
 
     external_id: ExternalId
-    display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type, assignment]
+    display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type]
     email: EmailStr | None = None
     manager_external_id: ExternalId | None = Field(default=None, description="The manager, by external_id: stored, or anywhere in this batch.")
     manager_id: UUID | None = Field(default=None, description="The manager by id (instead of manager_external_id).")
