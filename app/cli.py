@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -65,7 +66,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         # logged once SIGTERM is handled: from here on it stops the worker cleanly
-        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
+        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started",
+            "database": database.engine.url.render_as_string(hide_password=True)}))
         async with httpx.AsyncClient(limits=delivery_limits()) as client:
             sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
             await run_all(worker_ports(database), sender, SystemClock(), Uuid7Ids(), settings, stop)
@@ -183,7 +185,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         counts = summary.counts
         resumed = f", resumed after batch {summary.resumed_from}" if summary.resumed_from else ""
         print(f"{'Checked' if args.dry_run else 'Imported'} {summary.rows:,} rows in {summary.seconds:.1f} s{resumed}: "
-              f"{counts['created']:,} created, {counts['updated']:,} updated, {counts['unchanged']:,} unchanged, {counts['error']:,} refused.")
+              f"{counts['created']:,} created, {counts['updated']:,} updated, "
+              f"{counts['unchanged']:,} unchanged, {counts['error']:,} refused.")
         if summary.errors_path is not None:
             print(f"Refused rows, with their problems: {summary.errors_path}")
             return 3
@@ -245,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--batch-size", type=int, default=500, help="Rows per request, 1 to 1000 (default 500).")
     importing.add_argument("--dry-run", action="store_true", help="Check every row on the server; write nothing.")
     importing.add_argument("--timeout", type=float, default=120.0, help="Seconds to wait for one batch.")
-    importing.add_argument("--retries", type=int, default=8, help="Retries of a batch on network errors and 5xx (default 8, about a minute).")
+    importing.add_argument("--retries", type=int, default=8,
+        help="Retries of a batch on network errors and 5xx (default 8, about a minute).")
     importing.add_argument("--quiet", action="store_true", help="No progress bar.")
     importing.set_defaults(func=cmd_import)
 

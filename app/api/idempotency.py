@@ -36,7 +36,8 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         if not valid_key(key):
-            await send_problem(send, scope, 400, "idempotency.invalid_key", "Idempotency-Key is 1–255 printable ASCII characters, no spaces.")
+            await send_problem(send, scope, 400, "idempotency.invalid_key",
+                "Idempotency-Key is 1–255 printable ASCII characters, no spaces.")
             return
         runtime: Runtime = scope["app"].state.runtime
         authorization = headers.get("authorization", "")
@@ -62,10 +63,12 @@ class Idempotency:
             await send_problem(send, scope, 503, exc.code, exc.detail)
             return
         if attempt.outcome is Begun.MISMATCH:
-            await send_problem(send, scope, 422, "idempotency.key_reused", "This Idempotency-Key was used with a different request; use a new key.")
+            await send_problem(send, scope, 422, "idempotency.key_reused",
+                "This Idempotency-Key was used with a different request; use a new key.")
             return
         if attempt.outcome is Begun.IN_FLIGHT:
-            await send_problem(send, scope, 409, "idempotency.in_flight", "A request with this Idempotency-Key is still running; retry shortly.")
+            await send_problem(send, scope, 409, "idempotency.in_flight",
+                "A request with this Idempotency-Key is still running; retry shortly.")
             return
         if attempt.outcome is Begun.REPLAY and attempt.response is not None:
             await _replay(send, attempt.response)

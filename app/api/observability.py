@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 import re
 import time
 import uuid
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import REQUEST_ID
 from app.domain.ports import OperationsStatsSource, StorageHealth
+from app.logs import REQUEST_ID
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("stint.access")

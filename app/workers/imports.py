@@ -105,7 +105,8 @@ async def _may_still_import(worker: ImportWorker, tenant_id: Any, job_id: Any) -
         return None
     if person_id is not None and (person is None or not person.active):
         return "The person who sent the file is no longer active."
-    if job.actor.type is ActorType.API_KEY and job.actor.id is not None and not await worker.directory.key_is_active(tenant_id, job.actor.id):
+    key_id = job.actor.id if job.actor.type is ActorType.API_KEY else None
+    if key_id is not None and not await worker.directory.key_is_active(tenant_id, key_id):
         return "The API key that sent the file has been revoked."
     return None
 

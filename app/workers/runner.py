@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from app.domain.deadlines import ReminderPolicy
 from app.domain.errors import StorageUnavailable
 from app.domain.ports import (
-    Clock, FeedNumbering, IdempotencyStore, IdGenerator, OutboxUnitOfWorkFactory, SweepUnitOfWorkFactory, WebhookSender,
+    Clock,
+    FeedNumbering,
+    IdempotencyStore,
+    IdGenerator,
+    OutboxUnitOfWorkFactory,
+    SweepUnitOfWorkFactory,
+    WebhookSender,
 )
 from app.services.sweeper import tick
 from app.services.webhooks import deliver_due
@@ -80,7 +86,8 @@ async def run_deliveries(
             log.exception("delivery batch failed")
             report = None
         if report is not None and report.claimed:
-            log.info(json.dumps({"msg": "webhook deliveries", "claimed": report.claimed, "succeeded": report.succeeded, "failed": report.failed}))
+            log.info(json.dumps({"msg": "webhook deliveries", "claimed": report.claimed,
+                "succeeded": report.succeeded, "failed": report.failed}))
             continue
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -107,10 +114,13 @@ async def run_imports(worker: ImportWorker, clock: Clock, ids: IdGenerator, *, i
             pass
 
 
-async def run_all(ports: WorkerPorts, sender: WebhookSender, clock: Clock, ids: IdGenerator, settings: Settings, stop: asyncio.Event) -> None:
+async def run_all(
+    ports: WorkerPorts, sender: WebhookSender, clock: Clock, ids: IdGenerator, settings: Settings, stop: asyncio.Event,
+) -> None:
     """Everything a worker does: the deadline sweeper, webhook delivery and imports, side by side."""
     await asyncio.gather(
         run_imports(ports.imports, clock, ids, interval=settings.delivery_interval_seconds, stop=stop),
         run_sweeper(ports, clock, ids, batch_size=settings.sweep_batch_size, interval=settings.sweep_interval_seconds, stop=stop),
-        run_deliveries(ports, sender, clock, ids, batch_size=settings.delivery_batch_size, interval=settings.delivery_interval_seconds, stop=stop),
+        run_deliveries(ports, sender, clock, ids, batch_size=settings.delivery_batch_size,
+            interval=settings.delivery_interval_seconds, stop=stop),
     )

@@ -20,8 +20,14 @@ from app.repositories.sql import tables as t
 from app.repositories.sql.base import TenantTable
 from app.repositories.sql.pg import assignments as pg
 from app.repositories.sql.queries import (
-    ASSIGNMENT_BY_ID, ASSIGNMENT_COLUMNS, after_deadline, effective_state_condition, facing_deadline, reports_cte,
+    ASSIGNMENT_BY_ID,
+    ASSIGNMENT_COLUMNS,
+    after_deadline,
+    effective_state_condition,
+    facing_deadline,
+    reports_cte,
 )
+
 
 async def pinned_briefs(conn: AsyncConnection, rows: Sequence[Any]) -> list[Assignment]:
     """Assignments from rows read without their `brief` column: each brief version comes from the cache, the
@@ -122,7 +128,8 @@ class SqlAssignments(TenantTable[Assignment]):
 
     async def list(self, page: PageRequest, filters: AssignmentFilter, now: datetime, visible_to: UUID | None = None) -> Page[Assignment]:
         if self._postgres and visible_to is None:
-            rows = await pg.list_rows(self._conn, self._tenant_id, filters, cursor_id(page.after), page.limit + 1, now, self._conflict_named)
+            rows = await pg.list_rows(self._conn, self._tenant_id, filters,
+                cursor_id(page.after), page.limit + 1, now, self._conflict_named)
             return Page.from_rows(await self._from_rows(rows), page)
         c = self.table.c
         conditions = self._filters(filters, now)

@@ -75,7 +75,8 @@ class TenantTable(Generic[T]):
         values = self._values(item)
         assert values["tenant_id"] == self._tenant_id, "writing into another tenant"
         if self._postgres:
-            await write(self._conn, raw_statement(insert_statement(self.table), self._conn.dialect, tuple(values)), values, self._conflict_named)
+            await write(self._conn, raw_statement(insert_statement(self.table), self._conn.dialect, tuple(values)),
+                values, self._conflict_named)
             return
         try:
             await self._conn.execute(insert_statement(self.table), values)

@@ -24,7 +24,8 @@ class SqlTenantDirectory:
     async def add_tenant(self, tenant: Tenant) -> None:
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(t.tenants.insert().values(id=tenant.id, slug=tenant.slug, name=tenant.name, created_at=tenant.created_at))
+                await conn.execute(t.tenants.insert().values(id=tenant.id, slug=tenant.slug, name=tenant.name,
+                    created_at=tenant.created_at))
                 await conn.execute(t.event_counters.insert().values(tenant_id=tenant.id, last_seq=0, webhooks_version=0))
         except IntegrityError as exc:
             raise Conflict(f"A tenant with slug '{tenant.slug}' already exists.", code="tenant.slug_taken") from exc

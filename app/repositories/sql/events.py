@@ -20,10 +20,10 @@ from app.repositories.clock import Uuid7Ids
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
 from app.repositories.sql.base import TenantTable
-from app.repositories.sql.queries import insert_statement
 from app.repositories.sql.pg import events as pg
 from app.repositories.sql.pg.driver import with_driver
 from app.repositories.sql.pg.sequencer import number_waiting
+from app.repositories.sql.queries import insert_statement
 from app.repositories.sql.statement_source import attach_statements
 
 _ALLOCATE_SEQS = (
@@ -84,7 +84,7 @@ async def store_events(conn: AsyncConnection, events: list[Event], new_id: Calla
             batch, webhooks_version = await pg.store_tenant_events(conn, tenant_id, by_tenant[tenant_id])
         else:
             seqs, webhooks_version = await allocate_seqs(conn, tenant_id, len(by_tenant[tenant_id]))
-            batch = [dataclasses.replace(e, seq=seq, pos=seq) for e, seq in zip(by_tenant[tenant_id], seqs)]
+            batch = [dataclasses.replace(e, seq=seq, pos=seq) for e, seq in zip(by_tenant[tenant_id], seqs, strict=True)]
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
         queued = outbox_deliveries(batch, hooks, new_id)

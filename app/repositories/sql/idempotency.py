@@ -48,7 +48,7 @@ class SqlIdempotencyStore:
 
     async def finish_idempotent(self, tenant_id: UUID, caller: str, key: str, response: StoredResponse) -> None:
         table = t.idempotency_keys
-        await run_one(self.engine, 
+        await run_one(self.engine,
             table.update().where(table.c.tenant_id == tenant_id, table.c.caller == caller, table.c.key == key)
             .values(status=response.status, headers=[list(h) for h in response.headers], body=response.body),
             write=True,
@@ -57,7 +57,8 @@ class SqlIdempotencyStore:
     async def release_idempotent(self, tenant_id: UUID, caller: str, key: str) -> None:
         """Forget a key whose request failed on our side (5xx), so the caller can retry with it."""
         table = t.idempotency_keys
-        await run_one(self.engine, table.delete().where(table.c.tenant_id == tenant_id, table.c.caller == caller, table.c.key == key), write=True)
+        await run_one(self.engine, table.delete().where(table.c.tenant_id == tenant_id, table.c.caller == caller,
+            table.c.key == key), write=True)
 
     async def purge_idempotency_keys(self, now: datetime, limit: int = 10_000) -> int:
         table = t.idempotency_keys
@@ -65,7 +66,7 @@ class SqlIdempotencyStore:
         keys = (await run_one(self.engine, expired)).all()
         if not keys:
             return 0
-        await run_one(self.engine, 
+        await run_one(self.engine,
             table.delete().where(tuple_(table.c.tenant_id, table.c.caller, table.c.key).in_([tuple(k) for k in keys])), write=True
         )
         return len(keys)

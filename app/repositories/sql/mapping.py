@@ -7,25 +7,32 @@ from typing import Any
 from uuid import UUID
 
 from cachetools import LRUCache
-
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Row
 
 from app.domain.actors import ActorRef, ActorType, Scope
 from app.domain.assignment import Assignment, State
+from app.domain.batch import ItemStatus
 from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
 from app.domain.deadlines import ReminderPolicy, next_deadline
-from app.domain.batch import ItemStatus
 from app.domain.events import Event
-from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportState
 from app.domain.identity import IdentityProvider, SubjectMatch
+from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportState
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
 from app.domain.webhooks import Delivery, DeliveryStatus, Webhook, WebhookKind
 from app.domain.work import (
-    Attachment, Evidence, Extension, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus,
+    Attachment,
+    Evidence,
+    Extension,
+    Link,
+    Outcome,
+    Review,
+    Submission,
+    SubmissionContent,
+    SubmissionStatus,
 )
 
 _content = TypeAdapter(BriefContent)
@@ -366,8 +373,10 @@ def import_job_values(job: ImportJob) -> dict[str, Any]:
     return {
         "tenant_id": job.tenant_id, "id": job.id, "kind": job.kind.value, "format": job.format.value, "state": job.state.value,
         "actor_type": job.actor.type.value, "actor_id": job.actor.id, "actor_on_behalf_of": job.actor.on_behalf_of,
-        "scopes": sorted(s.value for s in job.scopes), "options": {} if job.retry_after_line is None else {"retry_after_line": job.retry_after_line}, "rows_read": job.rows_read,
-        "rows_processed": job.rows_processed, **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
+        "scopes": sorted(s.value for s in job.scopes),
+        "options": {} if job.retry_after_line is None else {"retry_after_line": job.retry_after_line},
+        "rows_read": job.rows_read, "rows_processed": job.rows_processed,
+        **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
         "failed": job.counts[ItemStatus.ERROR], "cursor": job.cursor, "lease_until": job.lease_until, "error": job.error,
         "version": job.version, "created_at": job.created_at, "updated_at": job.updated_at, "finished_at": job.finished_at,
     }
@@ -375,7 +384,10 @@ def import_job_values(job: ImportJob) -> dict[str, Any]:
 
 def import_job_from(row: Row) -> ImportJob:
     m = row._mapping
-    counts = {ItemStatus.CREATED: m["created"], ItemStatus.UPDATED: m["updated"], ItemStatus.UNCHANGED: m["unchanged"], ItemStatus.ERROR: m["failed"]}
+    counts = {
+        ItemStatus.CREATED: m["created"], ItemStatus.UPDATED: m["updated"],
+        ItemStatus.UNCHANGED: m["unchanged"], ItemStatus.ERROR: m["failed"],
+    }
     return ImportJob(
         id=m["id"], tenant_id=m["tenant_id"], kind=ImportKind(m["kind"]), format=ImportFormat(m["format"]),
         state=ImportState(m["state"]), actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]),

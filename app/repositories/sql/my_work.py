@@ -72,7 +72,9 @@ class SqlSignedInWork:
             work = await uow.assignments.by_deadline(page, AssignmentFilter(states=states, assignee_ids=(person.id,)), now)
         return SignedIn(person.id, person.is_admin), work
 
-    async def _one_statement(self, tenant_id: UUID, subject: str, page: PageRequest, now: datetime) -> tuple[SignedIn, Page[Assignment]] | None:
+    async def _one_statement(
+        self, tenant_id: UUID, subject: str, page: PageRequest, now: datetime,
+    ) -> tuple[SignedIn, Page[Assignment]] | None:
         after = cursor_deadline(page.after)
         shape = None if after is None else after[0] is not None
         params: dict[str, Any] = {"tenant": tenant_id, "subject": subject, "now": now, "limit": page.limit + 1}

@@ -6,7 +6,7 @@ ones are siblings on it, each holding only the repositories it offers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Self
 from uuid import UUID
 
 from sqlalchemy.exc import DBAPIError

@@ -171,7 +171,7 @@ class _Prefixed(dict):
     """A row's columns under a prefix, as a mapping that row converters accept."""
 
     @property
-    def _mapping(self) -> "_Prefixed":
+    def _mapping(self) -> _Prefixed:
         return self
 
 

@@ -48,7 +48,7 @@ def _list_statement(states: tuple[State, ...], due_before: bool, after: bool, li
     conditions = [_c.tenant_id == bindparam("tenant")]
     if states:
         conditions.append(or_(*(effective_state_condition(t.assignments, s, now) for s in states)))
-    for (name, column), kind in zip(LIST_FILTERS.items(), lists):
+    for (name, column), kind in zip(LIST_FILTERS.items(), lists, strict=True):
         if kind == 1:
             conditions.append(_c[column] == bindparam(name))
         elif kind == 2:

@@ -90,7 +90,7 @@ class RawStatement:
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         values = [params[name] if name in params or name not in self._fixed else self._fixed[name] for name in self._names]
-        return [value if convert is None else convert(value) for value, convert in zip(values, self._convert)]
+        return [value if convert is None else convert(value) for value, convert in zip(values, self._convert, strict=True)]
 
 
 _COMPILED: LRUCache[tuple[Any, ...], RawStatement] = LRUCache(maxsize=1_000)

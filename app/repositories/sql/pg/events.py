@@ -14,10 +14,10 @@ from app.domain.errors import Conflict
 from app.domain.events import Event
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql.queries import insert_statement
 from app.repositories.sql.pg import locks
 from app.repositories.sql.pg.copy import COPY_THRESHOLD
 from app.repositories.sql.pg.driver import raw_statement, send, write
+from app.repositories.sql.queries import insert_statement
 
 _RESERVE_POSITIONS = (
     "SELECT pg_advisory_xact_lock_shared($1::int, $2::int), "
@@ -45,7 +45,7 @@ async def store_tenant_events(conn: AsyncConnection, tenant_id: UUID, events: li
     record = await send(
         conn, "fetchrow", _RESERVE_POSITIONS, locks.WEBHOOK_SET, locks.tenant_key(tenant_id), len(events), conflict=event_conflict,
     )
-    stored = [dataclasses.replace(e, pos=pos) for e, pos in zip(events, sorted(record["positions"]))]
+    stored = [dataclasses.replace(e, pos=pos) for e, pos in zip(events, sorted(record["positions"]), strict=True)]
     rows = [m.event_values(event) for event in stored]
     if len(rows) >= COPY_THRESHOLD:
         records = []
