@@ -22,8 +22,11 @@ run: install
 test: install lint
 	$(BIN)/python -m pytest
 
+# import-linter's layer contracts, ruff (style, imports sorted, line length 140), mypy on app/ against the ports.
 lint: install
 	$(BIN)/lint-imports
+	$(BIN)/ruff check app
+	$(BIN)/mypy
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi.json

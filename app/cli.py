@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -54,6 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
+    from app.main import worker_ports  # the worker's wiring, shared with `serve --with-worker`; loaded when needed
+
     settings = get_settings()
     logs.configure(settings.log_level)
 
@@ -63,10 +66,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         # logged once SIGTERM is handled: from here on it stops the worker cleanly
-        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started", "database": database.engine.url.render_as_string(hide_password=True)}))
+        logging.getLogger("stint.worker").info(json.dumps({"msg": "worker started",
+            "database": database.engine.url.render_as_string(hide_password=True)}))
         async with httpx.AsyncClient(limits=delivery_limits()) as client:
             sender = HttpSender(client, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
-            await run_all(database, sender, SystemClock(), Uuid7Ids(), settings, stop)
+            await run_all(worker_ports(database), sender, SystemClock(), Uuid7Ids(), settings, stop)
 
     _with_database(work)
 
@@ -77,7 +81,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_tenant_create(args: argparse.Namespace) -> None:
-    tenant = _with_database(lambda db: tenants.create_tenant(db, SystemClock(), Uuid7Ids(), args.slug, args.name))
+    tenant = _with_database(lambda db: tenants.create_tenant(db.directory, SystemClock(), Uuid7Ids(), args.slug, args.name))
     print(f"Created tenant '{tenant.slug}' ({tenant.id}).")
 
 
@@ -85,7 +89,7 @@ def cmd_tenant_set_idp(args: argparse.Namespace) -> None:
     jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
     pems = tuple(Path(name).read_text() for name in args.pem_file or ())
     idp = _with_database(lambda db: tenants.set_identity_provider(
-        db, SystemClock(), args.slug, issuer=args.issuer, audience=args.audience, claim=args.claim, match=args.match,
+        db.directory, SystemClock(), args.slug, issuer=args.issuer, audience=args.audience, claim=args.claim, match=args.match,
         jwks=jwks, jwks_url=args.jwks_url, pem_keys=pems,
     ))
     source = "JWKS document" if idp.jwks else f"JWKS URL {idp.jwks_url}" if idp.jwks_url else f"{len(idp.pem_keys)} PEM key(s)"
@@ -99,14 +103,14 @@ def _scopes(values: list[str]) -> list[str]:
 
 def cmd_key_create(args: argparse.Namespace) -> None:
     key, secret = _with_database(
-        lambda db: tenants.create_key(db, SystemClock(), Uuid7Ids(), args.tenant, args.name, _scopes(args.scopes))
+        lambda db: tenants.create_key(db.directory, SystemClock(), Uuid7Ids(), args.tenant, args.name, _scopes(args.scopes))
     )
     print(f"Key {key.id} ({', '.join(sorted(key.scopes))}) for tenant '{args.tenant}'. It is shown only once:")
     print(secret)
 
 
 def cmd_key_revoke(args: argparse.Namespace) -> None:
-    _with_database(lambda db: tenants.revoke_key(db, SystemClock(), args.tenant, args.key_id))
+    _with_database(lambda db: tenants.revoke_key(db.directory, SystemClock(), args.tenant, args.key_id))
     print(f"Revoked key {args.key_id}.")
 
 
@@ -114,10 +118,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """Create the `demo` tenant and an admin key the first time; later runs print nothing new."""
 
     async def work(db: Database) -> tuple[str, UUID] | None:
-        if await db.tenant_by_slug("demo") is not None:
+        if await db.directory.tenant_by_slug("demo") is not None:
             return None
-        await tenants.create_tenant(db, SystemClock(), Uuid7Ids(), "demo", "Demo")
-        key, secret = await tenants.create_key(db, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
+        await tenants.create_tenant(db.directory, SystemClock(), Uuid7Ids(), "demo", "Demo")
+        key, secret = await tenants.create_key(db.directory, SystemClock(), Uuid7Ids(), "demo", "demo admin", ["admin"])
         return secret, key.id
 
     created = _with_database(work)
@@ -181,7 +185,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         counts = summary.counts
         resumed = f", resumed after batch {summary.resumed_from}" if summary.resumed_from else ""
         print(f"{'Checked' if args.dry_run else 'Imported'} {summary.rows:,} rows in {summary.seconds:.1f} s{resumed}: "
-              f"{counts['created']:,} created, {counts['updated']:,} updated, {counts['unchanged']:,} unchanged, {counts['error']:,} refused.")
+              f"{counts['created']:,} created, {counts['updated']:,} updated, "
+              f"{counts['unchanged']:,} unchanged, {counts['error']:,} refused.")
         if summary.errors_path is not None:
             print(f"Refused rows, with their problems: {summary.errors_path}")
             return 3
@@ -243,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--batch-size", type=int, default=500, help="Rows per request, 1 to 1000 (default 500).")
     importing.add_argument("--dry-run", action="store_true", help="Check every row on the server; write nothing.")
     importing.add_argument("--timeout", type=float, default=120.0, help="Seconds to wait for one batch.")
-    importing.add_argument("--retries", type=int, default=8, help="Retries of a batch on network errors and 5xx (default 8, about a minute).")
+    importing.add_argument("--retries", type=int, default=8,
+        help="Retries of a batch on network errors and 5xx (default 8, about a minute).")
     importing.add_argument("--quiet", action="store_true", help="No progress bar.")
     importing.set_defaults(func=cmd_import)
 

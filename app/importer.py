@@ -26,9 +26,10 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -84,7 +85,8 @@ def format_for(path: Path, given: str | None) -> ImportFormat:
     return ImportFormat.NDJSON if path.suffix.lower() in (".ndjson", ".jsonl") else ImportFormat.CSV
 
 
-def records(path: Path, kind: ImportKind, fmt: ImportFormat, on_bytes: Callable[[int], None] = lambda n: None) -> tuple[RecordReader, Iterator[Record]]:
+def records(path: Path, kind: ImportKind, fmt: ImportFormat, on_bytes: Callable[[int], None] = lambda n: None
+    ) -> tuple[RecordReader, Iterator[Record]]:
     reader = RecordReader(kind, fmt)
 
     def read() -> Iterator[Record]:
@@ -166,7 +168,7 @@ class Importer:
                     held += [record for record in batch if record.line in deferred_lines]
                     continue
                 results = await self._send(state, f"{number}", batch)
-                for record, result in zip(batch, results):
+                for record, result in zip(batch, results, strict=False):
                     if self._manager_not_in_yet(result):
                         held.append(record)
                         state.deferred.append(record.line)
@@ -177,7 +179,7 @@ class Importer:
                 self.progress(read_bytes, total_bytes, state.rows_done)
             # People whose manager came later in the file: the managers are in now.
             for batch in batches(iter(held), self.batch_size):
-                for record, result in zip(batch, await self._send(state, f"again-{batch[0].line}", batch)):
+                for record, result in zip(batch, await self._send(state, f"again-{batch[0].line}", batch), strict=False):
                     self._count(state, errors, reader.header, record, result)
                     state.deferred.remove(record.line)
                 self._checkpoint(state, errors)
@@ -195,12 +197,12 @@ class Importer:
         return self.kind is ImportKind.PEOPLE and problem.get("code") == "person.unknown_manager"
 
     @staticmethod
-    def _count(state: RunState, errors: "ErrorsFile", header: list[str] | None, record: Record, result: dict[str, Any]) -> None:
+    def _count(state: RunState, errors: ErrorsFile, header: list[str] | None, record: Record, result: dict[str, Any]) -> None:
         state.counts[result["status"]] += 1
         if result["status"] == "error":
             errors.add(header, record, result["problem"])
 
-    def _checkpoint(self, state: RunState, errors: "ErrorsFile") -> None:
+    def _checkpoint(self, state: RunState, errors: ErrorsFile) -> None:
         """After a batch the server answered: its refused rows on disk, then how far the run got."""
         errors.flush()
         if not self.dry_run:

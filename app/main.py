@@ -24,18 +24,20 @@ from app.api.observability import Metrics, RequestContext, refresh_gauges
 from app.api.problems import problem_responses
 from app.api.schemas.batch import BATCH_ITEM_MODELS
 from app.domain.errors import StorageUnavailable
-from app.repositories.sql.migrations import current_revision, head_revision
+from app.repositories.sql.migrations import head_revision
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.api.problems import PROBLEM_MEDIA_TYPE
 from app.api.tokens import JwksCache, TokenVerifier
 from app.api.v1 import assignments, batches, catalog, events, imports, me, people, tenant, webhooks, xapi
-from app.domain.ports import Clock, IdGenerator
+from app.api.schemas.batch import decode_rows
+from app.domain.ports import Clock, IdGenerator, TenantDirectory
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.repositories.sql.my_work import SqlSignedInWork
 from app.settings import Settings, get_settings
-from app.workers.runner import run_all
+from app.workers.imports import ImportWorker
+from app.workers.runner import WorkerPorts, run_all
 from app.workers.sender import HttpSender
 
 DESCRIPTION = """\
@@ -75,9 +77,20 @@ def create_app(
     http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)
     limits = _buckets(settings)
+    # The composition root: the adapter behind each port, one line each.
+    directory: TenantDirectory = database.directory
     runtime = Runtime(
-        database, clock, ids or Uuid7Ids(), TokenVerifier(database, clock, jwks, settings.identity_provider_cache_seconds), KeyCache(settings.api_key_cache_seconds), limits,
-        SqlSignedInWork(database),
+        uow=database.uow,
+        directory=directory,
+        idempotency=database.idempotency,
+        stats=database.maintenance,
+        health=database.health,
+        clock=clock,
+        ids=ids or Uuid7Ids(),
+        tokens=TokenVerifier(directory, clock, jwks, settings.identity_provider_cache_seconds),
+        keys=KeyCache(settings.api_key_cache_seconds),
+        limits=limits,
+        signed_in=SqlSignedInWork(database),
     )
 
     @asynccontextmanager
@@ -91,7 +104,7 @@ def create_app(
         worker = None
         if settings.with_worker:
             sender = HttpSender(http, timeout=settings.delivery_timeout_seconds, allow_private=settings.webhooks_allow_private)
-            worker = asyncio.create_task(run_all(runtime.database, sender, runtime.clock, runtime.ids, settings, stop))
+            worker = asyncio.create_task(run_all(worker_ports(database), sender, runtime.clock, runtime.ids, settings, stop))
         yield
         stop.set()
         if worker is not None:
@@ -100,7 +113,7 @@ def create_app(
         if isinstance(limits, RedisBuckets):
             await limits.close()
         if owns_database:
-            await runtime.database.dispose()
+            await database.dispose()
 
     app = FastAPI(title="Stint", version="1.0.0", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
     app.state.runtime = runtime
@@ -120,7 +133,7 @@ def create_app(
              responses=problem_responses(503))
     async def readyz() -> dict[str, str]:
         try:
-            current = await current_revision(runtime.database.engine)
+            current = await runtime.health.schema_revision()
         except Exception as exc:  # any failure to reach the database means not ready
             raise StorageUnavailable() from exc
         if current != head:
@@ -130,7 +143,7 @@ def create_app(
     @app.get("/metrics", tags=["operations"], operation_id="metrics", summary="Prometheus metrics",
              response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
     async def metrics_endpoint() -> PlainTextResponse:
-        await refresh_gauges(metrics, runtime.database, runtime.clock.now())
+        await refresh_gauges(metrics, runtime.health, runtime.stats, runtime.clock.now())
         return PlainTextResponse(generate_latest(metrics.registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Idempotency)
@@ -138,6 +151,29 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)  # added last: it runs first, so every answer has its id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def import_worker(database: Database) -> ImportWorker:
+    """The import worker's ports and helpers: rows decoded by the batch schemas, refusals rendered as the API's problems."""
+    return ImportWorker(
+        queue=database.maintenance,
+        uow=database.uow,
+        directory=database.directory,
+        decode=decode_rows,
+        render=errors.domain_problem,
+    )
+
+
+def worker_ports(database: Database) -> WorkerPorts:
+    """What the worker loops work with (`stint worker` and `serve --with-worker`), one port a line."""
+    return WorkerPorts(
+        sweep_uow=database.sweep_uow,
+        outbox_uow=database.outbox_uow,
+        policy=database.policy,
+        idempotency=database.idempotency,
+        numbering=database.maintenance,
+        imports=import_worker(database),
+    )
 
 
 def _depends_on(dependant: Any, calls: tuple[Any, ...]) -> bool:

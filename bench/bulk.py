@@ -70,9 +70,9 @@ async def setup(url: str) -> tuple[str, UUID]:
     database = Database(make_engine(url))
     try:
         clock, ids = SystemClock(), Uuid7Ids()
-        await tenants.create_tenant(database, clock, ids, "api", "API")
-        _, secret = await tenants.create_key(database, clock, ids, "api", "bench", ["admin"])
-        raw = await tenants.create_tenant(database, clock, ids, "raw", "Raw")
+        await tenants.create_tenant(database.directory, clock, ids, "api", "API")
+        _, secret = await tenants.create_key(database.directory, clock, ids, "api", "bench", ["admin"])
+        raw = await tenants.create_tenant(database.directory, clock, ids, "raw", "Raw")
     finally:
         await database.dispose()
     return secret, raw.id

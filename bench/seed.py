@@ -163,8 +163,8 @@ class Seeder:
         database = Database.from_url(URL)
         try:
             clock = SystemClock()
-            tenant = await tenants.create_tenant(database, clock, self.ids, "bench", "Benchmark")
-            key, secret = await tenants.create_key(database, clock, self.ids, "bench", "bench admin", ["admin"])
+            tenant = await tenants.create_tenant(database.directory, clock, self.ids, "bench", "Benchmark")
+            key, secret = await tenants.create_key(database.directory, clock, self.ids, "bench", "bench admin", ["admin"])
         finally:
             await database.dispose()
         self.tenant_id, self.actor = tenant.id, ActorRef(ActorType.API_KEY, key.id)
@@ -193,7 +193,7 @@ class Seeder:
         public_pem = key_pair.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         database = Database.from_url(URL)
         try:
-            await tenants.set_identity_provider(database, SystemClock(), "bench", issuer=ISSUER, audience=AUDIENCE, pem_keys=(public_pem,))
+            await tenants.set_identity_provider(database.directory, SystemClock(), "bench", issuer=ISSUER, audience=AUDIENCE, pem_keys=(public_pem,))
         finally:
             await database.dispose()
         token = jwt.encode(

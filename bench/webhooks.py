@@ -30,7 +30,7 @@ from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql import tables as t
 from app.repositories.sql.database import Database, make_engine
 from app.repositories.sql.mapping import webhook_values
-from app.repositories.sql.repositories import store_events
+from app.repositories.sql.events import store_events
 from app.services.webhooks import deliver_due
 from app.workers.sender import CONCURRENCY, HttpSender, delivery_limits
 from bench.pg import fresh_database, sqlalchemy_url

@@ -54,7 +54,7 @@ async def database(engine_url: str) -> AsyncIterator[Database]:
 
 async def new_tenant(database: Database) -> str:
     slug = f"t-{uuid4().hex[:12]}"
-    await tenants.create_tenant(database, SystemClock(), Uuid7Ids(), slug)
+    await tenants.create_tenant(database.directory, SystemClock(), Uuid7Ids(), slug)
     return slug
 
 
@@ -72,7 +72,7 @@ class make_api:  # noqa: N801  (used as `async with make_api(...)`)
         self.database, self.slug, self.scopes, self.clock = database, slug, scopes or ["admin"], clock or FakeClock()
 
     async def __aenter__(self) -> Api:
-        _, secret = await tenants.create_key(self.database, SystemClock(), Uuid7Ids(), self.slug, "test", self.scopes)
+        _, secret = await tenants.create_key(self.database.directory, SystemClock(), Uuid7Ids(), self.slug, "test", self.scopes)
         settings = Settings(database_url="unused://", rate_limit_per_second=0)  # limits have tests of their own
         app = create_app(settings, database=self.database, clock=self.clock)
         self.client = httpx.AsyncClient(
@@ -81,7 +81,7 @@ class make_api:  # noqa: N801  (used as `async with make_api(...)`)
         )
 
         async def make_key(scopes: list[str]) -> str:
-            _, other = await tenants.create_key(self.database, SystemClock(), Uuid7Ids(), self.slug, "extra", scopes)
+            _, other = await tenants.create_key(self.database.directory, SystemClock(), Uuid7Ids(), self.slug, "extra", scopes)
             return other
 
         return Api(self.client, self.clock, self.slug, self.database.engine, make_key)

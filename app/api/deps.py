@@ -5,27 +5,35 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+from cachetools import TTLCache
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.api.errors import RateLimited, Unauthenticated
 from app.api.ratelimit import Buckets
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
-from app.domain.ports import Clock, IdGenerator, SignedInWork
-from app.repositories.sql.database import Database
-from app.services.context import Context
 from app.api.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
 from app.domain.errors import PermissionDenied, invalid
 from app.domain.keys import KEY_PREFIX
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
+from app.domain.ports import (
+    Clock,
+    IdempotencyStore,
+    IdGenerator,
+    OperationsStatsSource,
+    SignedInWork,
+    StorageHealth,
+    TenantDirectory,
+    UnitOfWorkFactory,
+)
+from app.services.context import Context
 from app.services.tenants import active_person, authenticate_key, person_for_subject
 
 
@@ -38,27 +46,34 @@ class KeyCache:
     SIZE = 10_000
 
     def __init__(self, ttl: float) -> None:
-        self._ttl = ttl
-        self._entries: dict[str, tuple[float, Actor | None]] = {}
+        self._entries: TTLCache[str, Actor | None] | None = TTLCache(self.SIZE, ttl) if ttl > 0 else None
 
-    async def actor(self, database: Database, secret: str) -> Actor | None:
-        now = time.monotonic()
-        hit = self._entries.get(secret)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        actor = await authenticate_key(database, secret)
-        if self._ttl > 0:
-            if len(self._entries) >= self.SIZE:
-                self._entries.clear()
-            self._entries[secret] = (now + self._ttl, actor)
+    async def actor(self, directory: TenantDirectory, secret: str) -> Actor | None:
+        if self._entries is not None:
+            hit = self._entries.get(secret, _MISS)
+            if hit is not _MISS:
+                return hit  # type: ignore[return-value]
+        actor = await authenticate_key(directory, secret)
+        if self._entries is not None:
+            self._entries[secret] = actor
         return actor
+
+
+_MISS = object()
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What the app shares across requests: storage, time, ids, the token checker and the key cache."""
+    """What the app shares across requests: the storage ports, time, ids, the token checker and the key cache.
+    The composition root (app.main) builds the adapters behind each port."""
 
-    database: Database
+    uow: UnitOfWorkFactory
+    directory: TenantDirectory
+    idempotency: IdempotencyStore
+    stats: OperationsStatsSource
+    """Outbox backlog and sweeper lag, read by the metrics scrape."""
+    health: StorageHealth
+    """The schema revision and pool use, read by /readyz and the metrics scrape."""
     clock: Clock
     ids: IdGenerator
     tokens: TokenVerifier
@@ -138,11 +153,12 @@ async def _context(runtime: Runtime, response: Response, secret: str, acting_for
     if acting_for is not None:
         if actor.type is not ActorType.API_KEY:
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
-        person = await active_person(runtime.database.uow(actor.tenant_id, readonly=True), acting_for)
+        person = await active_person(runtime.uow(actor.tenant_id, readonly=True), acting_for)
         if person is None:
-            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
+            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.",
+                "unknown_person", code="acting_for.unknown_person")
         actor = acting_as(actor, person.id, person.is_admin)
-    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
+    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.uow)
 
 
 async def _take_limit(runtime: Runtime, response: Response, actor: Actor) -> None:
@@ -156,7 +172,7 @@ async def _take_limit(runtime: Runtime, response: Response, actor: Actor) -> Non
 async def person_context(runtime: Runtime, response: Response, actor: Actor) -> Context:
     """The Context of a person read with a PersonToken, once their rate limit allows the request."""
     await _take_limit(runtime, response, actor)
-    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.database.uow)
+    return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.uow)
 
 
 NO_ACTIVE_PERSON = "The token names no active person in this tenant."
@@ -172,13 +188,13 @@ async def verify_token(runtime: Runtime, secret: str) -> VerifiedToken:
 async def authenticate(runtime: Runtime, secret: str) -> Actor:
     """The caller a bearer credential names: an integration key, or a person signed in with their IdP."""
     if secret.startswith(KEY_PREFIX):
-        actor = await runtime.keys.actor(runtime.database, secret)
+        actor = await runtime.keys.actor(runtime.directory, secret)
         if actor is None:
             raise Unauthenticated("The API key is not valid or has been revoked.", invalid_token=True)
     else:
         verified = await verify_token(runtime, secret)
         person = await person_for_subject(
-            runtime.database.uow(verified.idp.tenant_id, readonly=True), verified.idp.match, verified.subject,
+            runtime.uow(verified.idp.tenant_id, readonly=True), verified.idp.match, verified.subject,
         )
         if person is None:
             raise Unauthenticated(NO_ACTIVE_PERSON, invalid_token=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from app.domain.imports import ImportFormat, ImportKind
 
@@ -214,7 +215,8 @@ class RecordReader:
         try:
             item = json.loads(line, parse_constant=_no_constant)
         except (ValueError, RecursionError):
-            return Record(self._line, problem=(None, "this line is not a JSON object (JSON, without NaN or Infinity)", "json_invalid"), raw=raw)
+            return Record(self._line, problem=(None,
+                "this line is not a JSON object (JSON, without NaN or Infinity)", "json_invalid"), raw=raw)
         missing = missing_key(self.kind, item)
         if missing:
             return Record(self._line, problem=(missing, f"{missing} is required in an import file", "missing"), raw=raw)
@@ -226,7 +228,7 @@ class RecordReader:
         if len(fields) != len(self.header):
             return Record(line, problem=(None, f"{len(fields)} cells, but the header has {len(self.header)} columns", "csv_cells"), raw=raw)
         try:
-            item = csv_item(self.kind, dict(zip(self.header, fields)))
+            item = csv_item(self.kind, dict(zip(self.header, fields, strict=True)))
         except BadCell as exc:
             return Record(line, problem=(exc.column, exc.message, "value_error"), raw=raw)
         missing = missing_key(self.kind, item)

@@ -36,7 +36,8 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         if not valid_key(key):
-            await send_problem(send, scope, 400, "idempotency.invalid_key", "Idempotency-Key is 1–255 printable ASCII characters, no spaces.")
+            await send_problem(send, scope, 400, "idempotency.invalid_key",
+                "Idempotency-Key is 1–255 printable ASCII characters, no spaces.")
             return
         runtime: Runtime = scope["app"].state.runtime
         authorization = headers.get("authorization", "")
@@ -55,17 +56,19 @@ class Idempotency:
     async def _keyed(
         self, scope: Scope, send: Send, receive: Receive, runtime: Runtime, tenant: UUID, caller: str, key: str, fingerprint: str,
     ) -> None:
-        database = runtime.database
+        store = runtime.idempotency
         try:
-            attempt = await database.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
+            attempt = await store.begin_idempotent(tenant, caller, key, fingerprint, runtime.clock.now())
         except StorageUnavailable as exc:
             await send_problem(send, scope, 503, exc.code, exc.detail)
             return
         if attempt.outcome is Begun.MISMATCH:
-            await send_problem(send, scope, 422, "idempotency.key_reused", "This Idempotency-Key was used with a different request; use a new key.")
+            await send_problem(send, scope, 422, "idempotency.key_reused",
+                "This Idempotency-Key was used with a different request; use a new key.")
             return
         if attempt.outcome is Begun.IN_FLIGHT:
-            await send_problem(send, scope, 409, "idempotency.in_flight", "A request with this Idempotency-Key is still running; retry shortly.")
+            await send_problem(send, scope, 409, "idempotency.in_flight",
+                "A request with this Idempotency-Key is still running; retry shortly.")
             return
         if attempt.outcome is Begun.REPLAY and attempt.response is not None:
             await _replay(send, attempt.response)
@@ -84,13 +87,13 @@ class Idempotency:
         try:
             await self.app(scope, receive, capturing_send)
         except BaseException:
-            await database.release_idempotent(tenant, caller, key)
+            await store.release_idempotent(tenant, caller, key)
             raise
         if captured["status"] >= 500:
-            await database.release_idempotent(tenant, caller, key)
+            await store.release_idempotent(tenant, caller, key)
         else:
             stored = StoredResponse(captured["status"], replayable_headers(captured["headers"]), b"".join(captured["body"]))
-            await database.finish_idempotent(tenant, caller, key, stored)
+            await store.finish_idempotent(tenant, caller, key, stored)
 
 
 SPOOL_IN_MEMORY = 1024 * 1024

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 import re
 import time
 import uuid
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.domain.ports import OperationsStatsSource, StorageHealth
 from app.logs import REQUEST_ID
-from app.repositories.sql.database import Database
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("stint.access")
@@ -73,11 +73,11 @@ class RequestContext:
             REQUEST_ID.reset(token)
 
 
-async def refresh_gauges(metrics: Metrics, database: Database, now: datetime) -> None:
+async def refresh_gauges(metrics: Metrics, health: StorageHealth, source: OperationsStatsSource, now: datetime) -> None:
     """Gauges read at scrape time: pool use, outbox backlog and failures, sweeper lag."""
-    metrics.pool_in_use.set(getattr(database.engine.pool, "checkedout", lambda: 0)())
+    metrics.pool_in_use.set(health.connections_in_use())
     try:
-        stats = await database.operations_stats(now)
+        stats = await source.operations_stats(now)
     except Exception:  # a scrape must answer even when the database does not; /readyz says why
         return
     metrics.outbox_backlog.set(stats.pending_deliveries)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from cachetools import LRUCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -57,15 +58,13 @@ class MemoryBuckets:
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(maxsize=self.SIZE)
 
     async def take(self, key: str) -> Decision:
         now = time.monotonic()
         tokens, at = self._buckets.get(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
         decision = _decide(tokens, self.rate, self.burst)
-        if len(self._buckets) >= self.SIZE:
-            self._buckets.clear()
         self._buckets[key] = (tokens - 1 if decision.allowed else tokens, now)
         return decision
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import jwt
+from cachetools import LRUCache, TTLCache
 from jwt import PyJWKSet
 
 from app.domain.identity import IdentityProvider
@@ -79,7 +80,7 @@ def _pem_key(alg: str, pem: str) -> Any:
     return jwt.get_algorithm_by_name(alg).prepare_key(pem)
 
 
-_KEY_SETS: dict[str, PyJWKSet] = {}
+_KEY_SETS: LRUCache[str, PyJWKSet] = LRUCache(maxsize=256)
 
 
 def _key_set(document: dict[str, Any]) -> PyJWKSet:
@@ -87,8 +88,6 @@ def _key_set(document: dict[str, Any]) -> PyJWKSet:
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     found = _KEY_SETS.get(canonical)
     if found is None:
-        if len(_KEY_SETS) >= 256:
-            _KEY_SETS.clear()
         found = _KEY_SETS[canonical] = PyJWKSet.from_dict(document)
     return found
 
@@ -105,32 +104,28 @@ class TokenVerifier:
     SIZE = 10_000
 
     def __init__(self, directory: TenantDirectory, clock: Clock, jwks: JwksCache, ttl: float = 0.0) -> None:
-        self._directory, self._clock, self._jwks, self._ttl = directory, clock, jwks, ttl
-        self._providers: dict[str, tuple[float, list[IdentityProvider]]] = {}
-        self._verified: dict[str, tuple[float, VerifiedToken, Any, Any]] = {}
+        self._directory, self._clock, self._jwks = directory, clock, jwks
+        ttl = max(ttl, 0.0)
+        self._providers: TTLCache[str, list[IdentityProvider]] = TTLCache(self.SIZE if ttl else 0, ttl)
+        self._verified: TTLCache[str, tuple[VerifiedToken, Any, Any]] = TTLCache(self.SIZE if ttl else 0, ttl)
 
     async def verify(self, token: str) -> VerifiedToken:
         hit = self._verified.get(token)
-        if hit is not None and hit[0] > time.monotonic():
-            self._check_times({"exp": hit[2], "nbf": hit[3]})
-            return hit[1]
+        if hit is not None:
+            self._check_times({"exp": hit[1], "nbf": hit[2]})
+            return hit[0]
         verified, claims = await self._verify(token)
-        if self._ttl > 0:
-            if len(self._verified) >= self.SIZE:
-                self._verified.clear()
-            self._verified[token] = (time.monotonic() + self._ttl, verified, claims.get("exp"), claims.get("nbf"))
+        if self._verified.maxsize:
+            self._verified[token] = (verified, claims.get("exp"), claims.get("nbf"))
         return verified
 
     async def _identity_providers(self, issuer: str) -> list[IdentityProvider]:
-        now = time.monotonic()
         hit = self._providers.get(issuer)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None:
+            return hit
         providers = await self._directory.identity_providers_for(issuer)
-        if self._ttl > 0 and providers:
-            if len(self._providers) >= self.SIZE:
-                self._providers.clear()
-            self._providers[issuer] = (now + self._ttl, providers)
+        if self._providers.maxsize and providers:
+            self._providers[issuer] = providers
         return providers
 
     async def _verify(self, token: str) -> tuple[VerifiedToken, dict[str, Any]]:

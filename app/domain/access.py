@@ -106,7 +106,7 @@ def listed_standing(actor: Actor, assignment: Assignment) -> Standing | None:
     """
     me = actor.person_id
     managed = me is not None and me not in (assignment.assignee_id, assignment.reviewer_id)
-    return standing(actor, assignment, (me,) if managed else ())
+    return standing(actor, assignment, (me,) if me is not None and managed else ())
 
 
 def allowed_actions(assignment: Assignment, now: datetime, actor: Actor, s: Standing | None) -> list[str]:

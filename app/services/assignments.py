@@ -58,7 +58,8 @@ async def offer(ctx: Context, request: Offer) -> AssignmentView:
         check_reviewer(assignee, request.reviewer_id, reviewer_id, reviewer)
         if request.external_ref is not None:
             await _ensure_external_ref_free(uow, request.external_ref)
-        assignment = new_offer(ctx, now, request, brief, content, assignee, reviewer.id)  # type: ignore[union-attr]
+        assert brief is not None and reviewer is not None  # offerable_content and check_reviewer refused both absences
+        assignment = new_offer(ctx, now, request, brief, content, assignee, reviewer.id)
         await uow.assignments.add(assignment)
         await record(ctx, uow, "assignment.offered", assignment)
         await uow.commit()

@@ -67,11 +67,11 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
     now = ctx.clock.now()
     created = []
     offerable: dict[UUID, BriefContent | DomainError] = {}  # each brief checked once, not once per offer
-    for brief in (*briefs.values(), *briefs_by_key.values()):
+    for candidate in (*briefs.values(), *briefs_by_key.values()):
         try:
-            offerable[brief.id] = offerable_content(ctx, brief, brief.id)
+            offerable[candidate.id] = offerable_content(ctx, candidate, candidate.id)
         except DomainError as exc:
-            offerable[brief.id] = exc
+            offerable[candidate.id] = exc
     for item in live:
         rec = item.record
         try:

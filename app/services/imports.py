@@ -131,13 +131,14 @@ async def apply_next_chunk(
     if rows:
         statuses = await _apply_rows(ctx, uow, job, rows, decode, render)
         job.advance(rows[-1].line, statuses, now)
+        job.lease_until = now + lease
     elif job.kind is ImportKind.PEOPLE and (retry := await uow.imports.rows_after(job.id, job.retry_after_line or 0, chunk, refused=True)):
         again = [ImportRow(row.line, row.data) for row in retry if row.data is not None and (row.problem or {}).get("code") == MANAGER_NOT_IN_YET]
         statuses = await _apply_rows(ctx, uow, job, again, decode, render) if again else []
         job.retried(retry[-1].line, statuses, now)
+        job.lease_until = now + lease
     else:
-        job.complete(now)
-    job.lease_until = None if job.state is ImportState.COMPLETED else now + lease
+        job.complete(now)  # which drops the lease
     await uow.imports.update(job, version)
     return job
 

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from app.api.errors import domain_problem
-from app.api.schemas.batch import ITEM_MODELS, validate_items
 from app.domain.actors import ActorType
 from app.domain.errors import Conflict, StorageUnavailable
-from app.domain.imports import CHUNK_ROWS, ImportJob, ImportKind, ImportRow, ImportState
-from app.domain.ports import Clock, IdGenerator
-from app.repositories.sql.database import Database
+from app.domain.imports import CHUNK_ROWS, ImportJob, ImportState
+from app.domain.ports import Clock, IdGenerator, ImportQueue, TenantDirectory, UnitOfWorkFactory
 from app.services import imports
 from app.services.context import Context
+from app.services.imports import Decode, Render
 
 log = logging.getLogger("stint.worker")
 
@@ -27,9 +25,18 @@ UPLOAD_GIVEN_UP_AFTER = timedelta(hours=1)
 """A job still receiving its file this long after it began has lost its upload (its server died)."""
 
 
-def decode(kind: ImportKind, rows: list[ImportRow], instance: str) -> tuple[list[Any], dict[int, dict[str, Any]]]:
-    """Rows as batch items, validated exactly as the batch endpoints validate theirs (indexed by line)."""
-    return validate_items(((row.line, row.data) for row in rows), ITEM_MODELS[kind], instance)
+@dataclass(frozen=True)
+class ImportWorker:
+    """What the import worker works with, handed in by the composition root (app.main.import_worker)."""
+
+    queue: ImportQueue
+    uow: UnitOfWorkFactory
+    directory: TenantDirectory
+    """Whether the key that sent a file is still active."""
+    decode: Decode
+    """Rows as batch items, validated as the batch endpoints validate theirs."""
+    render: Render
+    """A refused row's domain error as problem details."""
 
 
 @dataclass(frozen=True)
@@ -39,29 +46,31 @@ class ImportReport:
 
 
 async def process_one(
-    database: Database, clock: Clock, ids: IdGenerator, *, chunk: int = CHUNK_ROWS, max_chunks: int | None = None,
+    worker: ImportWorker, clock: Clock, ids: IdGenerator, *, chunk: int = CHUNK_ROWS, max_chunks: int | None = None,
     stop: asyncio.Event | None = None,
 ) -> ImportReport:
     """Claim the oldest pending job and apply it to the end: or `max_chunks` chunks of it, or until `stop`
     is set, when the job is handed back at once for any worker to go on with."""
-    await database.fail_broken_uploads(clock.now() - UPLOAD_GIVEN_UP_AFTER, clock.now())
-    claimed = await database.claim_import(clock.now(), LEASE)
+    await worker.queue.fail_broken_uploads(clock.now() - UPLOAD_GIVEN_UP_AFTER, clock.now())
+    claimed = await worker.queue.claim_import(clock.now(), LEASE)
     if claimed is None:
         return ImportReport(None, 0)
     tenant_id, job_id, version = claimed
-    refusal = await _may_still_import(database, tenant_id, job_id)
+    refusal = await _may_still_import(worker, tenant_id, job_id)
     if refusal is not None:
-        await _fail(database, tenant_id, job_id, clock, refusal)
+        await _fail(worker.uow, tenant_id, job_id, clock, refusal)
         return ImportReport(None, 0)
 
     def ctx_for(job: ImportJob) -> Context:
-        return Context(actor=job.acting_as(), clock=clock, ids=ids, uow_factory=database.uow)
+        return Context(actor=job.acting_as(), clock=clock, ids=ids, uow_factory=worker.uow)
 
     job, chunks = None, 0
     while (max_chunks is None or chunks < max_chunks) and not (stop is not None and stop.is_set()):
         try:
-            async with database.uow(tenant_id) as uow:
-                job = await imports.apply_next_chunk(ctx_for, uow, job_id, version, decode, domain_problem, chunk=chunk, lease=LEASE)
+            async with worker.uow(tenant_id) as uow:
+                job = await imports.apply_next_chunk(
+                    ctx_for, uow, job_id, version, worker.decode, worker.render, chunk=chunk, lease=LEASE,
+                )
                 if job is None:
                     break  # another worker took it over
                 await uow.commit()
@@ -69,26 +78,26 @@ async def process_one(
             # Another worker took the job over between our read and our write, or a concurrent writer got
             # there first (the same new key, a deadlock): the chunk rolled back whole. Hand the job back
             # (a no-op if another worker holds it), and the next claim tries the chunk again.
-            await _hand_back(database, tenant_id, job_id, version, clock)
+            await _hand_back(worker.uow, tenant_id, job_id, version, clock)
             break
         except StorageUnavailable:
             raise
         except Exception as exc:  # a chunk that can never apply must not stop the queue: fail the job, keep the trace
             log.exception("import %s failed", job_id)
-            await _fail(database, tenant_id, job_id, clock, f"An unexpected error stopped the import: {type(exc).__name__}.")
+            await _fail(worker.uow, tenant_id, job_id, clock, f"An unexpected error stopped the import: {type(exc).__name__}.")
             break
         chunks += 1
         version = job.version
         if job.state is ImportState.COMPLETED:
             break
     if job is not None and job.state is ImportState.RUNNING and job.version == version:
-        await _hand_back(database, tenant_id, job_id, version, clock)
+        await _hand_back(worker.uow, tenant_id, job_id, version, clock)
     return ImportReport(job, chunks)
 
 
-async def _may_still_import(database: Database, tenant_id: Any, job_id: Any) -> str | None:
+async def _may_still_import(worker: ImportWorker, tenant_id: Any, job_id: Any) -> str | None:
     """Rows are applied as the caller who sent the file: one whose key was revoked, or who left since, no longer may."""
-    async with database.uow(tenant_id, readonly=True) as uow:
+    async with worker.uow(tenant_id, readonly=True) as uow:
         job = await uow.imports.get(job_id)
         person_id = None if job is None else job.actor.id if job.actor.type is ActorType.PERSON else job.actor.on_behalf_of
         person = None if person_id is None else await uow.people.get(person_id)
@@ -96,14 +105,15 @@ async def _may_still_import(database: Database, tenant_id: Any, job_id: Any) -> 
         return None
     if person_id is not None and (person is None or not person.active):
         return "The person who sent the file is no longer active."
-    if job.actor.type is ActorType.API_KEY and job.actor.id is not None and not await database.key_is_active(tenant_id, job.actor.id):
+    key_id = job.actor.id if job.actor.type is ActorType.API_KEY else None
+    if key_id is not None and not await worker.directory.key_is_active(tenant_id, key_id):
         return "The API key that sent the file has been revoked."
     return None
 
 
-async def _hand_back(database: Database, tenant_id: Any, job_id: Any, version: int, clock: Clock) -> None:
+async def _hand_back(new_uow: UnitOfWorkFactory, tenant_id: Any, job_id: Any, version: int, clock: Clock) -> None:
     """End this worker's lease now, so the next claim (by any worker) resumes the job after its last chunk."""
-    async with database.uow(tenant_id) as uow:
+    async with new_uow(tenant_id) as uow:
         job = await uow.imports.get(job_id)
         if job is not None and job.version == version and job.state is ImportState.RUNNING:
             job.lease_until = clock.now()
@@ -112,8 +122,8 @@ async def _hand_back(database: Database, tenant_id: Any, job_id: Any, version: i
             await uow.commit()
 
 
-async def _fail(database: Database, tenant_id: Any, job_id: Any, clock: Clock, reason: str) -> None:
-    async with database.uow(tenant_id) as uow:
+async def _fail(new_uow: UnitOfWorkFactory, tenant_id: Any, job_id: Any, clock: Clock, reason: str) -> None:
+    async with new_uow(tenant_id) as uow:
         job = await uow.imports.get(job_id)
         if job is not None and job.state is ImportState.RUNNING:
             expected = job.version
@@ -122,10 +132,10 @@ async def _fail(database: Database, tenant_id: Any, job_id: Any, clock: Clock, r
             await uow.commit()
 
 
-async def drain(database: Database, clock: Clock, ids: IdGenerator) -> int:
+async def drain(worker: ImportWorker, clock: Clock, ids: IdGenerator) -> int:
     """Apply every pending job; returns how many were worked on."""
     worked = 0
-    while (await process_one(database, clock, ids)).job is not None:
+    while (await process_one(worker, clock, ids)).job is not None:
         worked += 1
     return worked
 

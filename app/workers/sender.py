@@ -24,7 +24,9 @@ def delivery_limits() -> httpx.Limits:
 
 
 class HttpSender:
-    def __init__(self, client: httpx.AsyncClient, *, timeout: float = 10.0, allow_private: bool = False, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, timeout: float = 10.0, allow_private: bool = False, concurrency: int = CONCURRENCY,
+    ) -> None:
         self._client, self._timeout, self._allow_private = client, timeout, allow_private
         self._slots = asyncio.Semaphore(concurrency)
 

@@ -174,8 +174,8 @@ async def test_each_role_gets_exactly_its_status(operation: str, api: Api, datab
     brief = await api.brief(skill_id=skill["id"])
     no_scope = await api.make_key(["act_as"])  # a real scope that grants nothing by itself
     other_slug = f"o-{uuid4().hex[:12]}"
-    await tenants.create_tenant(database, SystemClock(), Uuid7Ids(), other_slug)
-    _, other_key = await tenants.create_key(database, SystemClock(), Uuid7Ids(), other_slug, "other", ["admin"])
+    await tenants.create_tenant(database.directory, SystemClock(), Uuid7Ids(), other_slug)
+    _, other_key = await tenants.create_key(database.directory, SystemClock(), Uuid7Ids(), other_slug, "other", ["admin"])
 
     got = []
     for role in ROLES:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from app.domain.imports import ImportFormat, ImportKind
-from app.main import create_app
+from app.main import create_app, import_worker
 from app.repositories.clock import SystemClock, Uuid7Ids
 from app.repositories.sql.database import Database
 from app.services import imports as import_service
@@ -39,7 +39,7 @@ async def run_import(api: Api, database: Database, kind: str, body: str, media: 
     assert response.status_code == 202, response.text
     job = response.json()
     assert response.headers["location"] == f"/v1/imports/{job['id']}" and job["state"] == "queued"
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     done = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert done["state"] == "completed", done
     return done
@@ -105,7 +105,7 @@ async def test_a_file_that_cannot_be_read_leaves_nothing(api: Api, database: Dat
     assert "UTF-8" in broken["detail"]
     reader = await api.make_key(["people:read"])
     problem(await upload(api, "people", PEOPLE_CSV, headers={"Authorization": f"Bearer {reader}"}), 403, "forbidden.missing_scope")
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     assert (await api.get("/v1/people")).json()["items"] == []
     assert (await api.get("/v1/imports")).json()["items"] == []
 
@@ -117,7 +117,7 @@ async def test_a_file_that_breaks_mid_way_leaves_a_failed_job_and_no_rows(api: A
 
     response = await api.post("/v1/imports", content=pieces(), params={"kind": "people"}, headers={"Content-Type": "text/csv"})
     problem(response, 422, "import.unreadable_file")
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     jobs = (await api.get("/v1/imports")).json()["items"]
     assert [(j["state"], j["rows_processed"]) for j in jobs] == [("failed", 0)]
     assert "UTF-8" in jobs[0]["error"]
@@ -138,11 +138,11 @@ async def test_an_import_over_the_size_limit_is_413(database: Database, api: Api
 async def test_a_worker_that_stops_mid_file_is_taken_over_after_its_last_chunk(api: Api, database: Database) -> None:
     body = "external_id,display_name\n" + "".join(f"emp-{i:03d},Person {i}\n" for i in range(25))
     job = (await upload(api, "people", body)).json()
-    first = await process_one(database, api.clock, Uuid7Ids(), chunk=10, max_chunks=1)
+    first = await process_one(import_worker(database), api.clock, Uuid7Ids(), chunk=10, max_chunks=1)
     assert first.job is not None and first.job.rows_processed == 10
     mid = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert (mid["state"], mid["rows_processed"], mid["progress"]) == ("running", 10, 0.4)
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     done = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert done["counts"] == {"created": 25, "updated": 0, "unchanged": 0, "failed": 0}
     feed = (await api.get("/v1/events", params={"limit": 200})).json()["items"]
@@ -151,10 +151,10 @@ async def test_a_worker_that_stops_mid_file_is_taken_over_after_its_last_chunk(a
 
 async def test_a_claimed_job_whose_worker_died_is_resumed_when_its_lease_ends(api: Api, database: Database) -> None:
     job = (await upload(api, "people", "external_id,display_name\na,A\nb,B\n")).json()
-    assert await database.claim_import(api.clock.now(), LEASE) is not None
-    assert (await process_one(database, api.clock, Uuid7Ids())).job is None, "the lease is still held"
+    assert await database.maintenance.claim_import(api.clock.now(), LEASE) is not None
+    assert (await process_one(import_worker(database), api.clock, Uuid7Ids())).job is None, "the lease is still held"
     api.clock.advance(minutes=3)
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     assert (await api.get(f"/v1/imports/{job['id']}")).json()["counts"]["created"] == 2
 
 
@@ -168,13 +168,13 @@ async def test_the_same_upload_with_the_same_idempotency_key_is_one_job(api: Api
 
 
 async def test_an_upload_whose_server_died_is_failed_by_the_worker_an_hour_on(api: Api, database: Database) -> None:
-    actor = await authenticate_key(database, api.client.headers["Authorization"].split()[1])
+    actor = await authenticate_key(database.directory, api.client.headers["Authorization"].split()[1])
     ctx = Context(actor=actor, clock=api.clock, ids=Uuid7Ids(), uow_factory=database.uow)  # type: ignore[arg-type]
     job = await import_service.start(ctx, ImportKind.PEOPLE, ImportFormat.CSV)  # then the process serving it dies
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     assert (await api.get(f"/v1/imports/{job.id}")).json()["state"] == "receiving", "an upload under way is left alone"
     api.clock.advance(hours=2)
-    await drain(database, api.clock, Uuid7Ids())
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     failed = (await api.get(f"/v1/imports/{job.id}")).json()
     assert (failed["state"], failed["error"]) == ("failed", "The upload broke off before the file was in.")
 
@@ -183,7 +183,7 @@ async def test_people_before_their_manager_in_a_later_chunk_go_in_on_a_second_pa
     body = ("external_id,display_name,manager_external_id\n" + "".join(f"r-{i},Report {i},boss\n" for i in range(12))
             + "boss,The Boss,\nlost,Lost,nobody\n")
     job = (await upload(api, "people", body)).json()
-    while (await process_one(database, api.clock, Uuid7Ids(), chunk=5)).job is not None:
+    while (await process_one(import_worker(database), api.clock, Uuid7Ids(), chunk=5)).job is not None:
         pass
     done = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert (done["state"], done["counts"]) == ("completed", {"created": 13, "updated": 0, "unchanged": 0, "failed": 1})
@@ -196,9 +196,9 @@ async def test_people_before_their_manager_in_a_later_chunk_go_in_on_a_second_pa
 async def test_a_file_sent_with_a_key_revoked_before_it_is_applied_is_not_applied(api: Api, database: Database) -> None:
     key = await api.make_key(["people:write"])
     job = (await upload(api, "people", "external_id,display_name\nx,X\n", headers={"Authorization": f"Bearer {key}"})).json()
-    actor = await authenticate_key(database, key)
-    await tenants.revoke_key(database, SystemClock(), api.tenant_slug, actor.id)  # type: ignore[union-attr, arg-type]
-    await drain(database, api.clock, Uuid7Ids())
+    actor = await authenticate_key(database.directory, key)
+    await tenants.revoke_key(database.directory, SystemClock(), api.tenant_slug, actor.id)  # type: ignore[union-attr, arg-type]
+    await drain(import_worker(database), api.clock, Uuid7Ids())
     failed = (await api.get(f"/v1/imports/{job['id']}")).json()
     assert (failed["state"], failed["error"]) == ("failed", "The API key that sent the file has been revoked.")
     assert (await api.get("/v1/people")).json()["items"] == []

@@ -40,7 +40,7 @@ class Org:
 
 async def configure(database: Database, slug: str, **source: Any) -> str:
     issuer = f"https://login.example.com/{slug}/"
-    await tenants.set_identity_provider(database, SystemClock(), slug, issuer=issuer, audience=AUDIENCE, **source)
+    await tenants.set_identity_provider(database.directory, SystemClock(), slug, issuer=issuer, audience=AUDIENCE, **source)
     return issuer
 
 

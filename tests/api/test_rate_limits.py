@@ -30,8 +30,8 @@ def limited(request: pytest.FixtureRequest) -> Settings:
 
 async def clients(database: Database, settings: Settings, count: int) -> AsyncIterator[Any]:
     slug = await new_tenant(database)
-    _, secret = await tenants.create_key(database, SystemClock(), Uuid7Ids(), slug, "k", ["admin"])
-    _, other = await tenants.create_key(database, SystemClock(), Uuid7Ids(), slug, "k2", ["admin"])
+    _, secret = await tenants.create_key(database.directory, SystemClock(), Uuid7Ids(), slug, "k", ["admin"])
+    _, other = await tenants.create_key(database.directory, SystemClock(), Uuid7Ids(), slug, "k2", ["admin"])
     apps = [create_app(settings, database=database, clock=FakeClock()) for _ in range(count)]
     made = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://stint.test") for app in apps]
     yield made, {"Authorization": f"Bearer {secret}"}, {"Authorization": f"Bearer {other}"}

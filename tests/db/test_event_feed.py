@@ -14,7 +14,8 @@ from app.domain.actors import ActorRef, ActorType
 from app.domain.events import Event
 from app.repositories.sql import tables as t
 from app.repositories.sql.database import Database
-from app.repositories.sql.repositories import bump_webhooks_version, lock_webhook_set, store_events
+from app.repositories.sql.events import store_events
+from app.repositories.sql.webhooks import bump_webhooks_version, lock_webhook_set
 from tests.support import Api, problem
 
 
@@ -139,7 +140,7 @@ async def test_the_worker_numbers_events_that_no_poll_has_asked_for(api: Api, da
     cursor = await _caught_up(api)
     await api.act(assignment["id"], "accept")
     await api.act(assignment["id"], "submissions", {"body": "done"}, expect=201)
-    await database.number_waiting_events()
+    await database.maintenance.number_waiting_events()
     tenant_id = await _tenant_id(api)
     async with api.engine.connect() as conn:
         e = t.events.c

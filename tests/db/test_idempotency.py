@@ -52,7 +52,7 @@ async def test_keys_last_24_hours_and_are_purged(api: Api, database: Database) -
     api.clock.advance(hours=25)
     problem(await api.post("/v1/people", body, headers=keyed("daily")), 409, "person.external_id_taken")  # processed afresh
     api.clock.advance(hours=25)
-    assert await database.purge_idempotency_keys(api.clock.now()) >= 1
+    assert await database.idempotency.purge_idempotency_keys(api.clock.now()) >= 1
 
 
 async def test_fifty_concurrent_requests_with_one_key_create_one_resource(api: Api) -> None:

@@ -136,7 +136,7 @@ async def test_my_assignments_read_only_my_rows_through_an_index(postgres: Api, 
     reads the person's rows, and only theirs, by an index on (tenant, assignee, ...), then sorts them."""
     api = postgres
     assignment = await api.accepted()
-    tenant = await database.tenant_by_slug(api.tenant_slug)
+    tenant = await database.directory.tenant_by_slug(api.tenant_slug)
     with captured(api.engine) as seen:
         async with database.uow(tenant.id, readonly=True) as uow:
             from datetime import UTC, datetime

@@ -12,7 +12,7 @@ from app.api.problems import Problem
 from app.api.schemas.catalog import BriefUpdate, Key, SkillUpdate
 from app.api.schemas.common import ExternalId, Name, RequestModel, Text, UtcDatetime
 from app.domain.batch import MAX_BATCH_ITEMS, Item, ItemStatus
-from app.domain.imports import ImportKind
+from app.domain.imports import ImportKind, ImportRow
 from app.services.assignments_batch import OfferRecord
 from app.services.catalog_batch import BriefRecord, SkillRecord
 from app.services.people_batch import PersonRecord
@@ -23,7 +23,7 @@ class PersonBatchItem(RequestModel):
     (on a new person they take their defaults). A null clears email, team, title or the manager."""
 
     external_id: ExternalId
-    display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type, assignment]
+    display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type]
     email: EmailStr | None = None
     manager_external_id: ExternalId | None = Field(default=None, description="The manager, by external_id: stored, or anywhere in this batch.")
     manager_id: UUID | None = Field(default=None, description="The manager by id (instead of manager_external_id).")
@@ -155,6 +155,12 @@ def validate_items(raw: Iterable[tuple[int, Any]], model: type[BaseModel], insta
         except ValidationError as exc:
             problems[index] = validation_problem(exc.errors(include_url=False), instance)
     return items, problems
+
+
+def decode_rows(kind: ImportKind, rows: list[ImportRow], instance: str) -> tuple[list[Item[Any]], dict[int, dict[str, Any]]]:
+    """An import's rows as batch items, validated exactly as the batch endpoints validate theirs (indexed by
+    line): the import worker's decoder (services.imports.Decode), handed to it by the composition root."""
+    return validate_items(((row.line, row.data) for row in rows), ITEM_MODELS[kind], instance)
 
 
 class BatchItemResult(BaseModel):

@@ -33,11 +33,11 @@ class SkillCreate(RequestModel):
 class SkillUpdate(RequestModel):
     """Only the fields sent change; null clears description, framework and framework_ref."""
 
-    name: Name(200) = None  # type: ignore[valid-type, assignment]
+    name: Name(200) = None  # type: ignore[valid-type]
     description: Text(5000) | None = None  # type: ignore[valid-type]
     framework: Framework | None = None
     framework_ref: Text(500) | None = None  # type: ignore[valid-type]
-    levels: list[SkillLevelIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
+    levels: list[SkillLevelIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
 
     def changes(self) -> dict[str, Any]:
         changes = self.model_dump(exclude_unset=True)
@@ -148,8 +148,8 @@ class BriefCreate(_BriefFields):
 class BriefUpdate(RequestModel):
     """Only the fields sent change; null clears context and summary. Editing a published brief starts a new draft revision."""
 
-    title: Name(200) = None  # type: ignore[valid-type, assignment]
-    instructions: Text(20000, 1) = None  # type: ignore[valid-type, assignment]
+    title: Name(200) = None  # type: ignore[valid-type]
+    instructions: Text(20000, 1) = None  # type: ignore[valid-type]
     skill_id: UUID = None  # type: ignore[assignment]
     target_level: int = Field(default=None, ge=0, le=100)  # type: ignore[assignment]
     timebox: Duration = None  # type: ignore[assignment]
@@ -161,7 +161,7 @@ class BriefUpdate(RequestModel):
     offer_ttl: Duration = None  # type: ignore[assignment]
     max_attempts: int = Field(default=None, ge=1, le=b.MAX_ATTEMPTS)  # type: ignore[assignment]
     late_grace: Duration = None  # type: ignore[assignment]
-    tags: list[Tag] = Field(default=None, max_length=20)  # type: ignore[assignment]
+    tags: list[Tag] = Field(default=None, max_length=20)  # type: ignore[arg-type]
 
     def changes(self) -> dict[str, Any]:
         data = self.model_dump(exclude_unset=True)

@@ -38,7 +38,7 @@ class PersonUpdate(RequestModel):
     """Only the fields sent change; null clears email, manager_id, team and title."""
 
     external_id: ExternalId = None  # type: ignore[assignment]
-    display_name: Name(200) = None  # type: ignore[valid-type, assignment]
+    display_name: Name(200) = None  # type: ignore[valid-type]
     email: EmailStr | None = None
     manager_id: UUID | None = None
     team: Name(200) | None = None  # type: ignore[valid-type]

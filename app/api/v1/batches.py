@@ -48,6 +48,7 @@ async def run_batch(ctx: Context, request: Request, raw_items: list[Any], model:
     results = []
     counts = dict.fromkeys(ItemStatus, 0)
     for index in range(len(raw_items)):
+        problem: dict[str, Any] | None
         if index in problems:
             status, shown_id, problem = ItemStatus.ERROR, None, problems[index]
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
@@ -177,7 +178,7 @@ async def list_import_errors(
 async def _errors_csv(ctx: Ctx, import_id: UUID) -> StreamingResponse:
     first = await imports.errors(ctx, import_id, PageRequest(limit=MAX_LIMIT))  # 404 before the download starts
 
-    async def lines():  # type: ignore[no-untyped-def]
+    async def lines() -> AsyncIterator[str]:
         page = first
         buffer = io.StringIO()
         writer = csv.writer(buffer)

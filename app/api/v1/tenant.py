@@ -34,7 +34,7 @@ class IdentityProviderOut(BaseModel):
             summary="How this tenant's people sign in (admin)", responses=problem_responses(403, 404))
 async def get_identity_provider(ctx: Ctx, request: Request) -> IdentityProviderOut:
     runtime: Runtime = request.app.state.runtime
-    idp = await tenants.identity_provider(runtime.database, ctx.actor)
+    idp = await tenants.identity_provider(runtime.directory, ctx.actor)
     return IdentityProviderOut(
         issuer=idp.issuer, audience=idp.audience, claim=idp.claim, match=idp.match.value, jwks=idp.jwks,
         jwks_url=idp.jwks_url, pem_keys=list(idp.pem_keys), created_at=idp.created_at, updated_at=idp.updated_at,

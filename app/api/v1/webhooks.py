@@ -34,7 +34,7 @@ class WebhookUpdate(RequestModel):
     """Only the fields sent change; null clears the description."""
 
     url: Url = None  # type: ignore[assignment]
-    event_types: list[Pattern] = Field(default=None, min_length=1, max_length=50)  # type: ignore[assignment]
+    event_types: list[Pattern] = Field(default=None, min_length=1, max_length=50)  # type: ignore[arg-type]
     description: Text(500) | None = None  # type: ignore[valid-type]
     active: bool = None  # type: ignore[assignment]
 

@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from uuid import UUID
 
+from cachetools import LRUCache
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Row
 
 from app.domain.actors import ActorRef, ActorType, Scope
 from app.domain.assignment import Assignment, State
+from app.domain.batch import ItemStatus
 from app.domain.briefs import Brief, BriefContent, BriefStatus, CriterionScore
 from app.domain.deadlines import ReminderPolicy, next_deadline
-from app.domain.batch import ItemStatus
 from app.domain.events import Event
-from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportState
 from app.domain.identity import IdentityProvider, SubjectMatch
+from app.domain.imports import ImportFormat, ImportJob, ImportKind, ImportState
 from app.domain.keys import ApiKey, Tenant
 from app.domain.people import Person
 from app.domain.skills import Skill, SkillLevel
 from app.domain.webhooks import Delivery, DeliveryStatus, Webhook, WebhookKind
 from app.domain.work import (
-    Attachment, Evidence, Extension, Link, Outcome, Review, Submission, SubmissionContent, SubmissionStatus,
+    Attachment,
+    Evidence,
+    Extension,
+    Link,
+    Outcome,
+    Review,
+    Submission,
+    SubmissionContent,
+    SubmissionStatus,
 )
 
 _content = TypeAdapter(BriefContent)
@@ -83,20 +93,35 @@ def content_to_json(content: BriefContent) -> dict[str, Any]:
     return _content.dump_python(content, mode="json")
 
 
-_PINNED_JSON: dict[int, tuple[BriefContent, dict[str, Any]]] = {}
+PinnedKey = tuple[UUID, UUID, int]
+"""(tenant_id, brief_id, brief_version): a pinned brief version."""
+_PINNED: LRUCache[PinnedKey, tuple[BriefContent, dict[str, Any] | None]] = LRUCache(maxsize=4096)
+"""The one per-process cache of pinned brief versions: the content and, once written, its JSON column value.
+Safe because a published brief version is frozen: every assignment pinning it holds the same content."""
 
 
-def pinned_json(content: BriefContent) -> dict[str, Any]:
-    """The JSON of a pinned brief, built once per content object: the assignments offered from one brief
-    version share it (a batch of 1,000 offers, or PinnedBriefs' cache), and it is frozen. Read-only."""
-    hit = _PINNED_JSON.get(id(content))
-    if hit is not None and hit[0] is content:
+def pinned_json(a: Assignment) -> dict[str, Any]:
+    """The JSON of the assignment's pinned brief, built once per brief version: the assignments offered from
+    one version share it (a batch of 1,000 offers). Read-only."""
+    key = (a.tenant_id, a.brief_id, a.brief_version)
+    hit = _PINNED.get(key)
+    if hit is not None and hit[0] is a.brief and hit[1] is not None:
         return hit[1]
-    if len(_PINNED_JSON) >= 4096:
-        _PINNED_JSON.clear()
-    value = content_to_json(content)
-    _PINNED_JSON[id(content)] = (content, value)
+    value = content_to_json(a.brief)
+    _PINNED[key] = (a.brief, value)
     return value
+
+
+def pinned_content(key: PinnedKey) -> BriefContent | None:
+    hit = _PINNED.get(key)
+    return None if hit is None else hit[0]
+
+
+def pin(key: PinnedKey, value: dict[str, Any]) -> BriefContent:
+    """Remember a pinned version read from its JSON column."""
+    content = content_from_json(value)
+    _PINNED[key] = (content, None)
+    return content
 
 
 def content_from_json(value: dict[str, Any]) -> BriefContent:
@@ -136,7 +161,7 @@ def assignment_values(a: Assignment, policy: ReminderPolicy) -> dict[str, Any]:
     """The row, with the derived columns queries filter on: timeout_at and the sweeper's next_deadline_at."""
     values = {name: getattr(a, name) for name in _ASSIGNMENT_PLAIN}
     values.update(
-        brief=pinned_json(a.brief), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
+        brief=pinned_json(a), skill_id=a.skill_id, offered_by_type=a.offered_by.type.value,
         offered_by_id=a.offered_by.id, offered_by_on_behalf_of=a.offered_by.on_behalf_of, state=a.state.value, timeout_at=a.timeout_at,
         outcome=None if a.outcome is None else a.outcome.value, next_deadline_at=next_deadline(a, policy),
     )
@@ -348,8 +373,10 @@ def import_job_values(job: ImportJob) -> dict[str, Any]:
     return {
         "tenant_id": job.tenant_id, "id": job.id, "kind": job.kind.value, "format": job.format.value, "state": job.state.value,
         "actor_type": job.actor.type.value, "actor_id": job.actor.id, "actor_on_behalf_of": job.actor.on_behalf_of,
-        "scopes": sorted(s.value for s in job.scopes), "options": {} if job.retry_after_line is None else {"retry_after_line": job.retry_after_line}, "rows_read": job.rows_read,
-        "rows_processed": job.rows_processed, **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
+        "scopes": sorted(s.value for s in job.scopes),
+        "options": {} if job.retry_after_line is None else {"retry_after_line": job.retry_after_line},
+        "rows_read": job.rows_read, "rows_processed": job.rows_processed,
+        **{status.value: count for status, count in job.counts.items() if status is not ItemStatus.ERROR},
         "failed": job.counts[ItemStatus.ERROR], "cursor": job.cursor, "lease_until": job.lease_until, "error": job.error,
         "version": job.version, "created_at": job.created_at, "updated_at": job.updated_at, "finished_at": job.finished_at,
     }
@@ -357,7 +384,10 @@ def import_job_values(job: ImportJob) -> dict[str, Any]:
 
 def import_job_from(row: Row) -> ImportJob:
     m = row._mapping
-    counts = {ItemStatus.CREATED: m["created"], ItemStatus.UPDATED: m["updated"], ItemStatus.UNCHANGED: m["unchanged"], ItemStatus.ERROR: m["failed"]}
+    counts = {
+        ItemStatus.CREATED: m["created"], ItemStatus.UPDATED: m["updated"],
+        ItemStatus.UNCHANGED: m["unchanged"], ItemStatus.ERROR: m["failed"],
+    }
     return ImportJob(
         id=m["id"], tenant_id=m["tenant_id"], kind=ImportKind(m["kind"]), format=ImportFormat(m["format"]),
         state=ImportState(m["state"]), actor=_actor(m["actor_type"], m["actor_id"], m["actor_on_behalf_of"]),

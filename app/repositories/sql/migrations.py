@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alembic import command
+
 
 def _project_root() -> Path:
     """The folder holding alembic.ini: the source tree, or the working directory of an installed copy."""

@@ -12,39 +12,43 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from cachetools import LRUCache
+from sqlalchemy import bindparam, select, true
+
 from app.domain.assignment import Assignment, State
 from app.domain.identity import SubjectMatch
 from app.domain.pagination import Page, PageRequest, cursor_deadline, deadline_key
 from app.domain.ports import AssignmentFilter, SignedIn
+from app.repositories.sql import tables as t
+from app.repositories.sql.assignments import pinned_briefs
 from app.repositories.sql.database import Database
-from app.repositories.sql.driver import RecordRow, announce, connection_failed, driver_of
-from app.repositories.sql.repositories import ASSIGNMENT_COLUMNS, PINNED_BRIEFS
-
-_LIVE = f"('{State.ACCEPTED.value}', '{State.REVISION_REQUESTED.value}')"
-_DEADLINE = (  # as SqlAssignments.by_deadline orders: the deadline the assignment now faces; $3 is now
-    f"CASE WHEN a.state = '{State.OFFERED.value}' AND a.offer_expires_at > $3 THEN a.offer_expires_at"
-    f" WHEN a.state IN {_LIVE} AND a.timeout_at > $3 THEN a.due_at"
-    f" WHEN a.state = '{State.SUBMITTED.value}' THEN a.review_due_at END"
-)
-_AFTER = {  # the cursor's condition, by whether the last row had a deadline
-    None: "",
-    False: f" AND {_DEADLINE} IS NULL AND a.id > $5",
-    True: f" AND ({_DEADLINE} > $5 OR ({_DEADLINE} = $5 AND a.id > $6) OR {_DEADLINE} IS NULL)",
-}
+from app.repositories.sql.pg.driver import RawStatement, RecordRow, fetch_read
+from app.repositories.sql.queries import ASSIGNMENT_COLUMNS, after_deadline, facing_deadline
 
 
-def _statement(after: bool | None) -> str:
-    columns = ", ".join(f"a.{column.name}" for column in ASSIGNMENT_COLUMNS)
+def _statement(after: bool | None) -> Any:
+    """The person (only if active) LEFT JOIN LATERAL their page, nearest deadline first: the same order and
+    cursor as SqlAssignments.by_deadline, from the same fragments. `after`: None on the first page, else whether
+    the last row seen faced a deadline."""
+    p, a = t.people.c, t.assignments.c
+    deadline = facing_deadline(t.assignments, bindparam("now"))
+    conditions = [a.tenant_id == p.tenant_id, a.assignee_id == p.id]
+    if after is not None:
+        conditions.append(after_deadline(deadline, a.id, bindparam("last_deadline"), bindparam("last_id"), last_had_none=not after))
+    sort_deadline = deadline.label("sort_deadline")
+    work = (
+        select(*ASSIGNMENT_COLUMNS, sort_deadline).where(*conditions)
+        .order_by(sort_deadline.asc().nulls_last(), a.id).limit(bindparam("limit")).lateral("w")
+    )
     return (
-        f"SELECT p.id AS me_id, p.is_admin AS me_is_admin, w.* FROM people p LEFT JOIN LATERAL ("
-        f"SELECT {columns}, {_DEADLINE} AS sort_deadline FROM assignments a"
-        f" WHERE a.tenant_id = p.tenant_id AND a.assignee_id = p.id{_AFTER[after]}"
-        f" ORDER BY sort_deadline NULLS LAST, a.id LIMIT $4) w ON true"
-        f" WHERE p.tenant_id = $1 AND p.external_id = $2 AND p.active"
+        select(p.id.label("me_id"), p.is_admin.label("me_is_admin"), *work.c)
+        .select_from(t.people.outerjoin(work, true()))
+        .where(p.tenant_id == bindparam("tenant"), p.external_id == bindparam("subject"), p.active)
     )
 
 
-_STATEMENTS = {after: _statement(after) for after in _AFTER}
+_STATEMENTS: LRUCache[tuple[Any, bool | None], RawStatement] = LRUCache(maxsize=16)
+"""Compiled once per engine dialect and cursor shape."""
 
 
 class SqlSignedInWork:
@@ -68,24 +72,25 @@ class SqlSignedInWork:
             work = await uow.assignments.by_deadline(page, AssignmentFilter(states=states, assignee_ids=(person.id,)), now)
         return SignedIn(person.id, person.is_admin), work
 
-    async def _one_statement(self, tenant_id: UUID, subject: str, page: PageRequest, now: datetime) -> tuple[SignedIn, Page[Assignment]] | None:
+    async def _one_statement(
+        self, tenant_id: UUID, subject: str, page: PageRequest, now: datetime,
+    ) -> tuple[SignedIn, Page[Assignment]] | None:
         after = cursor_deadline(page.after)
-        parameters: tuple[Any, ...] = (tenant_id, subject, now, page.limit + 1)
+        shape = None if after is None else after[0] is not None
+        params: dict[str, Any] = {"tenant": tenant_id, "subject": subject, "now": now, "limit": page.limit + 1}
         if after is not None:
-            parameters += after if after[0] is not None else (after[1],)
-        statement = _STATEMENTS[None if after is None else after[0] is not None]
+            params.update(last_deadline=after[0], last_id=after[1])
         conn = await self._database.connect()
         try:
-            driver = await driver_of(conn)
-            announce(conn, statement, parameters)
-            try:
-                records = await driver.fetch(statement, *parameters)
-            except Exception as exc:  # as SqlAssignments.get: a read this simple fails only when the connection does
-                await connection_failed(conn, exc)
+            key = (conn.dialect, shape)
+            stmt = _STATEMENTS.get(key)
+            if stmt is None:
+                stmt = _STATEMENTS[key] = RawStatement(_statement(shape), conn.dialect)
+            records = await fetch_read(conn, stmt.sql, *stmt.args(params))
             if not records:
                 return None
             rows = [RecordRow(record) for record in records if record["id"] is not None]
-            items = await PINNED_BRIEFS.assignments(conn, rows)
+            items = await pinned_briefs(conn, rows)
         finally:
             await conn.close()
         deadlines = {row.id: row.sort_deadline for row in rows}

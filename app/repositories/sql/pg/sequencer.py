@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.repositories.sql import locks
+from app.repositories.sql.pg import locks
 
 _ANY_WAITING = "SELECT 1 FROM events WHERE tenant_id = $1 AND seq IS NULL LIMIT 1"
 _NUMBER = """
