@@ -39,8 +39,20 @@ FAKES: dict[type, type] = {
 NOT_FAKED = {
     ports.IdGenerator: "the real adapter (Uuid7Ids) is pure and fast",
     ports.UnitOfWorkFactory: "MemoryDatabase.uow, checked below",
-    ports.TenantDirectory: "no service test needs one yet",
-    ports.SignedInWork: "no service test needs one yet",
+    ports.SweepUnitOfWorkFactory: "MemoryDatabase.sweep_uow, checked below",
+    ports.OutboxUnitOfWorkFactory: "MemoryDatabase.outbox_uow, checked below",
+    ports.TenantDirectory: "the API's plumbing: its tests run on the SQL adapter",
+    ports.SignedInWork: "the API's plumbing: its tests run on the SQL adapter",
+    ports.IdempotencyStore: "the API's plumbing: its tests run on the SQL adapter",
+    ports.ImportQueue: "the import worker's: its tests run on the SQL adapter",
+    ports.FeedNumbering: "PostgreSQL's after-commit numbering; the fakes number events as they commit",
+    ports.OperationsStatsSource: "the metrics scrape's: its tests run on the SQL adapter",
+    ports.StorageHealth: "storage itself (schema revision, pool): nothing to fake",
+}
+FACTORIES = {
+    ports.UnitOfWorkFactory: memory.MemoryDatabase.uow,
+    ports.SweepUnitOfWorkFactory: memory.MemoryDatabase.sweep_uow,
+    ports.OutboxUnitOfWorkFactory: memory.MemoryDatabase.outbox_uow,
 }
 
 
@@ -89,13 +101,24 @@ async def test_the_units_of_work_hold_the_fakes_of_every_repository_their_ports_
         ports.OutboxUnitOfWork: await db.outbox_uow().__aenter__(),
     }
     for protocol, uow in entered.items():
-        for name, kind in typing.get_type_hints(protocol).items():
+        for name, kind in _attributes(protocol).items():
             assert hasattr(uow, name), f"{type(uow).__name__} lacks {protocol.__name__}.{name}"
             if kind in FAKES:
                 assert isinstance(getattr(uow, name), FAKES[kind]), f"{type(uow).__name__}.{name} is not a {FAKES[kind].__name__}"
 
 
-def test_the_memory_database_is_a_unit_of_work_factory() -> None:
-    factory = inspect.signature(ports.UnitOfWorkFactory.__call__).replace(return_annotation=inspect.Signature.empty)
-    mine = inspect.signature(memory.MemoryDatabase.uow).replace(return_annotation=inspect.Signature.empty)
-    assert mine == factory
+def _attributes(protocol: type) -> dict[str, Any]:
+    """What the port holds: its annotated attributes and read-only properties, with their types."""
+    found = dict(typing.get_type_hints(protocol))
+    found.update({
+        name: typing.get_type_hints(member.fget)["return"] for name, member in vars(protocol).items() if isinstance(member, property)
+    })
+    return found
+
+
+@pytest.mark.parametrize("protocol", list(FACTORIES), ids=lambda p: p.__name__)
+def test_the_memory_database_has_every_unit_of_work_factory(protocol: type) -> None:
+    mine, theirs = _shape(FACTORIES[protocol]), _shape(protocol.__call__)
+    assert mine[0] == theirs[0], "the same parameters"
+    made = typing.get_type_hints(FACTORIES[protocol])["return"]
+    assert made is FAKES[typing.get_type_hints(protocol.__call__)["return"]], "and it makes the fake of the port's unit of work"

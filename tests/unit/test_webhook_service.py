@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -44,7 +45,8 @@ def signed_by(request: SentRequest, secret: str) -> bool:
 
 
 async def test_a_created_webhook_is_read_back_and_listed(ctx: Context, clock: Any) -> None:
-    created = await webhooks.create(ctx, WebhookFields(url=HOOKS + "/a", event_types=("assignment.*",), description="LMS"), allow_private=False)
+    fields = WebhookFields(url=HOOKS + "/a", event_types=("assignment.*",), description="LMS")
+    created = await webhooks.create(ctx, fields, allow_private=False)
     assert created.secret.startswith("whsec_")
     assert (created.version, created.active, created.created_at, created.event_types) == (1, True, clock.now(), ("assignment.*",))
     assert await webhooks.get(ctx, created.id) == created
@@ -122,7 +124,9 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day(ctx: Context, clock:
     assert signed_by(sender.sent[-1], rotated.secret) and not signed_by(sender.sent[-1], created.secret)
 
 
-async def test_a_deleted_webhook_is_gone_with_its_log(ctx: Context, db: MemoryDatabase, tenant_id: UUID, sender: FakeSender, deliver: Any) -> None:
+async def test_a_deleted_webhook_is_gone_with_its_log(
+    ctx: Context, db: MemoryDatabase, tenant_id: UUID, sender: FakeSender, deliver: Any,
+) -> None:
     doomed, kept = await hook(ctx, "/doomed"), await hook(ctx, "/kept")
     await people.create_person(ctx, "hr-1", PersonFields(display_name="Ada"))
     await webhooks.delete(ctx, doomed.id)

@@ -7,12 +7,23 @@ events, imports), `webhooks` (webhooks, deliveries, statements, the outbox rule 
 from app.repositories.memory.base import Store
 from app.repositories.memory.database import MemoryDatabase, MemoryUnitOfWork
 from app.repositories.memory.records import (
-    MemoryAssignments, MemoryBriefs, MemoryEvents, MemoryEvidence, MemoryExtensions, MemoryImports, MemoryPeople,
-    MemoryReviews, MemorySkills, MemorySubmissions,
+    MemoryAssignments,
+    MemoryBriefs,
+    MemoryEvents,
+    MemoryEvidence,
+    MemoryExtensions,
+    MemoryImports,
+    MemoryPeople,
+    MemoryReviews,
+    MemorySkills,
+    MemorySubmissions,
 )
 from app.repositories.memory.webhooks import MemoryDeliveries, MemoryStatementSource, MemoryWebhooks
 from app.repositories.memory.workers import (
-    MemoryDeadlineQueue, MemoryOutbox, MemoryOutboxUnitOfWork, MemorySweepUnitOfWork,
+    MemoryDeadlineQueue,
+    MemoryOutbox,
+    MemoryOutboxUnitOfWork,
+    MemorySweepUnitOfWork,
 )
 
 __all__ = [

@@ -16,8 +16,16 @@ from app.domain.ports import IdGenerator
 from app.repositories.clock import Uuid7Ids
 from app.repositories.memory.base import Repo, Store
 from app.repositories.memory.records import (
-    MemoryAssignments, MemoryBriefs, MemoryEvents, MemoryEvidence, MemoryExtensions, MemoryImports, MemoryPeople,
-    MemoryReviews, MemorySkills, MemorySubmissions,
+    MemoryAssignments,
+    MemoryBriefs,
+    MemoryEvents,
+    MemoryEvidence,
+    MemoryExtensions,
+    MemoryImports,
+    MemoryPeople,
+    MemoryReviews,
+    MemorySkills,
+    MemorySubmissions,
 )
 from app.repositories.memory.webhooks import MemoryDeliveries, MemoryStatementSource, MemoryWebhooks, store_events
 from app.repositories.memory.workers import MemoryOutboxUnitOfWork, MemorySweepUnitOfWork

@@ -61,26 +61,13 @@ class MemoryPeople(Repo):
             current = frontier.pop()
             if current in edges:
                 continue
-            edges[current] = self.rows[current].manager_id
-            if edges[current] is not None and edges[current] in self.rows:
-                frontier.append(edges[current])
+            manager_id = edges[current] = self.rows[current].manager_id
+            if manager_id is not None and manager_id in self.rows:
+                frontier.append(manager_id)
         return edges
 
     async def get_by_email(self, email: str) -> list[Person]:
         return [copy.deepcopy(p) for p in self.rows.values() if p.email and p.email.lower() == email.lower()][:2]
-
-    async def list(
-        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
-    ) -> Page[Person]:
-        visible = None
-        if visible_to is not None:
-            visible = {visible_to, *(await self.managers_above(visible_to)), *self._below(visible_to)}
-        rows = [
-            p for p in self.rows.values()
-            if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)
-            and (visible is None or p.id in visible)
-        ]
-        return page_of(rows, page)
 
     def _below(self, manager_id: UUID) -> dict[UUID, int]:
         depth, frontier, found = 1, {manager_id}, {}
@@ -115,6 +102,19 @@ class MemoryPeople(Repo):
             chain.append(current.manager_id)
             current = self.rows.get(current.manager_id)
         return chain
+
+    async def list(
+        self, page: PageRequest, *, manager_id: UUID | None = None, active: bool | None = None, visible_to: UUID | None = None
+    ) -> Page[Person]:
+        visible = None
+        if visible_to is not None:
+            visible = {visible_to, *(await self.managers_above(visible_to)), *self._below(visible_to)}
+        rows = [
+            p for p in self.rows.values()
+            if (manager_id is None or p.manager_id == manager_id) and (active is None or p.active == active)
+            and (visible is None or p.id in visible)
+        ]
+        return page_of(rows, page)
 
 
 class MemorySkills(Repo):
@@ -172,7 +172,10 @@ class MemoryBriefs(Repo):
         return self._by("key", keys)
 
     async def list(self, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
-        rows = [b for b in self.rows.values() if (not statuses or b.status in statuses) and (not skill_ids or b.content.skill_id in skill_ids)]
+        rows = [
+            b for b in self.rows.values()
+            if (not statuses or b.status in statuses) and (not skill_ids or b.content.skill_id in skill_ids)
+        ]
         return page_of(rows, page)
 
 
@@ -301,7 +304,10 @@ class MemoryEvents(Repo):
     ) -> list[Event]:
         rows = sorted((e for e in self.rows.values() if e.seq is not None and e.seq > after), key=lambda e: e.seq)
         rows = [e for e in rows if since is None or e.occurred_at > since]
-        rows = [e for e in rows if (not types or any(type_matches(p, e.type) for p in types)) and (subject_id is None or e.subject_id == subject_id)]
+        rows = [
+            e for e in rows
+            if (not types or any(type_matches(p, e.type) for p in types)) and (subject_id is None or e.subject_id == subject_id)
+        ]
         return [as_stored(e) for e in rows[:limit]]
 
 
@@ -320,9 +326,6 @@ class MemoryImports(Repo):
 
     async def update(self, job: ImportJob, expected_version: int) -> None:
         await self._update(job, expected_version)
-
-    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
-        return page_of([j for j in self.rows.values() if j.kind in kinds and (created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of))], page)
 
     async def add_rows(self, job_id: UUID, rows: list[ImportRow]) -> None:
         self.lines.update({(job_id, row.line): row for row in rows})
@@ -344,3 +347,12 @@ class MemoryImports(Repo):
     async def drop_rows(self, job_id: UUID) -> None:
         for key in [k for k in self.lines if k[0] == job_id]:
             del self.lines[key]
+
+    async def list(self, page: PageRequest, kinds: tuple[ImportKind, ...], created_by: UUID | None = None) -> Page[ImportJob]:
+        mine = [
+            j for j in self.rows.values()
+            if j.kind in kinds and (created_by is None or created_by in (j.actor.id, j.actor.on_behalf_of))
+        ]
+        return page_of(mine, page)
+
+

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from app.domain import xapi
@@ -15,7 +16,6 @@ from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest, cursor_id
 from app.domain.webhooks import Delivery, Webhook, WebhookKind, outbox_deliveries
 from app.repositories.memory.base import Repo, Store, page_of
-from app.repositories.memory.records import as_stored
 from app.repositories.sql.mapping import event_document
 
 
