@@ -199,6 +199,14 @@ async def test_a_dead_worker_only_delays_a_delivery(ctx: Context, db: MemoryData
     assert len(sender.sent) == 1
 
 
+async def test_a_claim_that_is_not_committed_leases_nothing(ctx: Context, db: MemoryDatabase, clock: Any, deliver: Any) -> None:
+    receiver = await hook(ctx)
+    await webhooks.ping(ctx, receiver.id)
+    async with db.outbox_uow() as uow:  # rolled back: no commit
+        assert len(await uow.outbox.claim(clock.now(), 10, timedelta(minutes=2))) == 1
+    assert (await deliver()).succeeded == 1
+
+
 # -- the learning record store ----------------------------------------------------------
 
 
