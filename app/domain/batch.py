@@ -37,7 +37,7 @@ class ItemResult:
     error: DomainError | None = None
 
     @classmethod
-    def failed(cls, index: int, error: DomainError) -> "ItemResult":
+    def failed(cls, index: int, error: DomainError) -> ItemResult:
         return cls(index, ItemStatus.ERROR, None, error)
 
 

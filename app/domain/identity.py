@@ -44,6 +44,7 @@ class IdentityProvider:
         if self.jwks_url is not None:
             url = urlparse(self.jwks_url)
             if url.scheme != "https" and not (url.scheme == "http" and url.hostname in LOOPBACK_HOSTS):
-                found.append(FieldProblem(("jwks_url",), "A JWKS URL must use https (http only on loopback, for development).", "value_error"))
+                found.append(FieldProblem(("jwks_url",), "A JWKS URL must use https (http only on loopback, for development).",
+                    "value_error"))
         if found:
             raise InvalidInput(found)

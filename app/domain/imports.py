@@ -93,7 +93,8 @@ class ImportJob:
 
     def acting_as(self) -> Actor:
         """The caller who created the job, with the scopes they had then: the worker applies rows as them."""
-        return Actor(tenant_id=self.tenant_id, type=self.actor.type, id=self.actor.id, scopes=self.scopes, on_behalf_of=self.actor.on_behalf_of)
+        return Actor(tenant_id=self.tenant_id, type=self.actor.type, id=self.actor.id, scopes=self.scopes,
+            on_behalf_of=self.actor.on_behalf_of)
 
     def queue(self, rows_read: int, now: datetime) -> None:
         if self.state is not ImportState.RECEIVING:

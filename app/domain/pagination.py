@@ -7,9 +7,10 @@ encodes it opaquely; repositories read it back with `cursor_id` / `cursor_deadli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from app.domain.errors import DomainError
@@ -41,7 +42,7 @@ class Page(Generic[T]):
     next_after: Any
 
     @classmethod
-    def from_rows(cls, rows: list[T], request: PageRequest, key: Callable[[T], Any] = lambda item: str(item.id)) -> "Page[T]":  # type: ignore[attr-defined]
+    def from_rows(cls, rows: list[T], request: PageRequest, key: Callable[[T], Any] = lambda item: str(item.id)) -> Page[T]:  # type: ignore[attr-defined]
         """`rows` holds up to limit + 1 items; the extra one only says another page exists."""
         if len(rows) > request.limit:
             items = rows[: request.limit]

@@ -10,16 +10,16 @@ from uuid import UUID
 from app.domain.assignment import Assignment, State
 from app.domain.briefs import Brief, BriefStatus
 from app.domain.events import Event
-from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.idempotency import Attempt, StoredResponse
+from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
-from app.domain.xapi import Learner
 from app.domain.webhooks import AttemptResult, Claimed, Delivery, Health, Webhook, WebhookKind
 from app.domain.work import Evidence, Extension, Review, Submission
+from app.domain.xapi import Learner
 
 
 class Clock(Protocol):

@@ -8,8 +8,9 @@ version so two workers never apply the same chunk). Reading rows into items is t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 from app.domain.batch import Item, ItemResult, ItemStatus
@@ -133,7 +134,8 @@ async def apply_next_chunk(
         job.advance(rows[-1].line, statuses, now)
         job.lease_until = now + lease
     elif job.kind is ImportKind.PEOPLE and (retry := await uow.imports.rows_after(job.id, job.retry_after_line or 0, chunk, refused=True)):
-        again = [ImportRow(row.line, row.data) for row in retry if row.data is not None and (row.problem or {}).get("code") == MANAGER_NOT_IN_YET]
+        again = [ImportRow(row.line,
+            row.data) for row in retry if row.data is not None and (row.problem or {}).get("code") == MANAGER_NOT_IN_YET]
         statuses = await _apply_rows(ctx, uow, job, again, decode, render) if again else []
         job.retried(retry[-1].line, statuses, now)
         job.lease_until = now + lease
@@ -143,7 +145,8 @@ async def apply_next_chunk(
     return job
 
 
-async def _apply_rows(ctx: Context, uow: UnitOfWork, job: ImportJob, rows: list[ImportRow], decode: Decode, render: Render) -> list[ItemStatus]:
+async def _apply_rows(ctx: Context, uow: UnitOfWork, job: ImportJob, rows: list[ImportRow], decode: Decode,
+    render: Render) -> list[ItemStatus]:
     """Apply the rows not refused already; drop those applied, keep the refused with their problem. What became of each row."""
     instance = f"/v1/imports/{job.id}"
     items, problems = decode(job.kind, [row for row in rows if row.problem is None], instance)

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from app.domain import access
 from app.domain.actors import Actor, Scope, person_actor
-from app.domain.identity import SubjectMatch
 from app.domain.assignment import State
 from app.domain.errors import PermissionDenied
+from app.domain.identity import SubjectMatch
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter, Clock, SignedInWork

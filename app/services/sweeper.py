@@ -7,8 +7,8 @@ dies mid-batch rolls back, and the rows go to whoever claims them next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from app.domain.actors import ActorRef, ActorType
 from app.domain.deadlines import ReminderPolicy, sweep
@@ -28,7 +28,8 @@ class TickReport:
     """How long the oldest deadline still due had been waiting when the tick started (0 when none)."""
 
 
-async def sweep_batch(uow: SweepUnitOfWork, clock: Clock, ids: IdGenerator, policy: ReminderPolicy, batch_size: int) -> tuple[int, int, int]:
+async def sweep_batch(uow: SweepUnitOfWork, clock: Clock, ids: IdGenerator, policy: ReminderPolicy, batch_size: int) -> tuple[int,
+    int, int]:
     """One transaction: returns (claimed, transitions, reminders)."""
     now = clock.now()
     async with uow:

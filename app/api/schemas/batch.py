@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterable
+from collections.abc import Iterable
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field, ValidationError, model_validator
@@ -25,7 +26,8 @@ class PersonBatchItem(RequestModel):
     external_id: ExternalId
     display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type]
     email: EmailStr | None = None
-    manager_external_id: ExternalId | None = Field(default=None, description="The manager, by external_id: stored, or anywhere in this batch.")
+    manager_external_id: ExternalId | None = Field(default=None,
+        description="The manager, by external_id: stored, or anywhere in this batch.")
     manager_id: UUID | None = Field(default=None, description="The manager by id (instead of manager_external_id).")
     team: Name(200) | None = None  # type: ignore[valid-type]
     title: Name(200) | None = None  # type: ignore[valid-type]
@@ -33,7 +35,7 @@ class PersonBatchItem(RequestModel):
     is_admin: bool = Field(default=None, description="Only an admin may change it.")  # type: ignore[assignment]
 
     @model_validator(mode="after")
-    def _one_manager(self) -> "PersonBatchItem":
+    def _one_manager(self) -> PersonBatchItem:
         if self.manager_external_id is not None and self.manager_id is not None:
             raise ValueError("name the manager by manager_external_id or by manager_id, not both")
         return self
@@ -65,7 +67,7 @@ class BriefBatchItem(BriefUpdate):
     publish: bool = Field(default=False, description="Publish the brief after the change (a no-op when already published).")
 
     @model_validator(mode="after")
-    def _one_skill(self) -> "BriefBatchItem":
+    def _one_skill(self) -> BriefBatchItem:
         if self.skill_key is not None and self.skill_id is not None:
             raise ValueError("name the skill by skill_id or by skill_key, not both")
         return self
@@ -89,10 +91,11 @@ class OfferBatchItem(RequestModel):
     reviewer_external_id: ExternalId = None  # type: ignore[assignment]
     context_note: Text(5000) | None = None  # type: ignore[valid-type]
     offer_expires_at: UtcDatetime | None = None
-    external_ref: ExternalId | None = Field(default=None, description="Your id for the offer: an offer already made under it is reported, not repeated.")
+    external_ref: ExternalId | None = Field(default=None,
+        description="Your id for the offer: an offer already made under it is reported, not repeated.")
 
     @model_validator(mode="after")
-    def _one_of_each(self) -> "OfferBatchItem":
+    def _one_of_each(self) -> OfferBatchItem:
         for a, b, required, first, second in (
             ("brief_id", "brief_key", True, self.brief_id, self.brief_key),
             ("assignee_id", "assignee_external_id", True, self.assignee_id, self.assignee_external_id),
@@ -145,7 +148,9 @@ ITEM_MODELS: dict[ImportKind, type[BaseModel]] = {
 }
 
 
-def validate_items(raw: Iterable[tuple[int, Any]], model: type[BaseModel], instance: str) -> tuple[list[Item[Any]], dict[int, dict[str, Any]]]:
+def validate_items(
+    raw: Iterable[tuple[int, Any]], model: type[BaseModel], instance: str,
+) -> tuple[list[Item[Any]], dict[int, dict[str, Any]]]:
     """Each (index, raw item) validated on its own: the records to apply, and the problems of the refused, by index."""
     items: list[Item[Any]] = []
     problems: dict[int, dict[str, Any]] = {}

@@ -61,7 +61,7 @@ class SkillOut(Resource):
     levels: list[SkillLevelOut]
 
     @classmethod
-    def of(cls, skill: Skill) -> "SkillOut":
+    def of(cls, skill: Skill) -> SkillOut:
         return cls.model_validate(skill, from_attributes=True)
 
 
@@ -128,9 +128,9 @@ class _BriefFields(RequestModel):
 
 def _content_value(name: str, value: Any, model: BaseModel) -> Any:
     if name == "rubric":
-        return getattr(model, "rubric").domain()
+        return model.rubric.domain()
     if name == "deliverable":  # from the model, not the dump: exclude_unset would drop nested defaults
-        deliverable = getattr(model, "deliverable")
+        deliverable = model.deliverable
         return b.Deliverable(kind=deliverable.kind, description=deliverable.description)
     if name == "tags":
         return tuple(value)
@@ -138,7 +138,8 @@ def _content_value(name: str, value: Any, model: BaseModel) -> Any:
 
 
 class BriefCreate(_BriefFields):
-    key: Key | None = Field(default=None, description="Your stable key for the brief, unique in the tenant; batches and imports upsert by it.")
+    key: Key | None = Field(default=None,
+        description="Your stable key for the brief, unique in the tenant; batches and imports upsert by it.")
 
     def content(self) -> b.BriefContent:
         data = self.model_dump(exclude={"key"})
@@ -216,7 +217,7 @@ class BriefOut(Resource, BriefContentOut):
     published_revision: int | None = Field(description="The revision new offers pin; null until published.")
 
     @classmethod
-    def of(cls, brief: b.Brief) -> "BriefOut":
+    def of(cls, brief: b.Brief) -> BriefOut:
         content = BriefContentOut.model_validate(brief.content, from_attributes=True)
         return cls(
             **content.model_dump(), id=brief.id, key=brief.key, status=brief.status, revision=brief.revision,

@@ -11,7 +11,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 
 from app.domain.actors import ActorRef
 
-_DURATION = re.compile(r"^P(?!$)(?:(?P<weeks>\d{1,6})W)?(?:(?P<days>\d{1,7})D)?(?:T(?=\d)(?:(?P<hours>\d{1,8})H)?(?:(?P<minutes>\d{1,9})M)?(?:(?P<seconds>\d{1,11})S)?)?$")
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d{1,6})W)?(?:(?P<days>\d{1,7})D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d{1,8})H)?(?:(?P<minutes>\d{1,9})M)?(?:(?P<seconds>\d{1,11})S)?)?$"
+)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -87,7 +90,7 @@ class ActorOut(BaseModel):
     on_behalf_of: UUID | None = Field(default=None, description="The person an integration key acted for.")
 
     @classmethod
-    def of(cls, ref: ActorRef) -> "ActorOut":
+    def of(cls, ref: ActorRef) -> ActorOut:
         return cls(type=ref.type.value, id=ref.id, on_behalf_of=ref.on_behalf_of)
 
 

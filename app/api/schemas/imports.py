@@ -35,7 +35,7 @@ class ImportJobOut(Resource):
     errors_url: str = Field(description="Each refused row with its line and problem; add ?format=csv for a CSV file.")
 
     @classmethod
-    def of(cls, job: ImportJob) -> "ImportJobOut":
+    def of(cls, job: ImportJob) -> ImportJobOut:
         return cls(
             id=job.id, version=job.version, created_at=job.created_at, updated_at=job.updated_at, kind=job.kind,
             format=job.format, state=job.state, rows_read=job.rows_read, rows_processed=job.rows_processed,
@@ -57,7 +57,7 @@ class ImportErrorOut(BaseModel):
     problem: Problem
 
     @classmethod
-    def of(cls, row: ImportRow) -> "ImportErrorOut":
+    def of(cls, row: ImportRow) -> ImportErrorOut:
         return cls(line=row.line, problem=row.problem)  # type: ignore[arg-type]
 
 

@@ -61,7 +61,7 @@ class PersonOut(Resource):
     is_admin: bool
 
     @classmethod
-    def of(cls, person: Person) -> "PersonOut":
+    def of(cls, person: Person) -> PersonOut:
         return cls.model_validate(person, from_attributes=True)
 
 
@@ -87,7 +87,7 @@ class SkillStandingOut(BaseModel):
     evidence: list[EvidenceOut]
 
     @classmethod
-    def of(cls, standing: SkillStanding) -> "SkillStandingOut":
+    def of(cls, standing: SkillStanding) -> SkillStandingOut:
         level = standing.skill.level(standing.level)
         return cls(
             skill_id=standing.skill.id, skill_key=standing.skill.key, skill_name=standing.skill.name,

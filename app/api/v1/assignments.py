@@ -10,9 +10,25 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from app.api.deps import Ctx, IfMatch, Paging, json_response, page_body, page_cursor, set_etag
 from app.api.problems import problem_responses
 from app.api.schemas.assignments import (
-    AcceptIn, AssignmentList, AssignmentOut, DeclineIn, EventList, EventOut, ExtendIn, ExtensionList, ExtensionOut, OfferIn,
-    ReviewIn, ReviewList,
-    ReviewOut, SubmissionList, SubmissionOut, SubmitIn, WithdrawIn, assignment_json, list_json,
+    AcceptIn,
+    AssignmentList,
+    AssignmentOut,
+    DeclineIn,
+    EventList,
+    EventOut,
+    ExtendIn,
+    ExtensionList,
+    ExtensionOut,
+    OfferIn,
+    ReviewIn,
+    ReviewList,
+    ReviewOut,
+    SubmissionList,
+    SubmissionOut,
+    SubmitIn,
+    WithdrawIn,
+    assignment_json,
+    list_json,
 )
 from app.api.schemas.common import ExternalId, UtcDatetime
 from app.domain.assignment import State
@@ -74,14 +90,16 @@ async def get_assignment(ctx: Ctx, assignment_id: AssignmentId, response: Respon
 
 @router.post("/{assignment_id}/accept", operation_id="accept_assignment", summary="Accept an offer; the timebox starts",
              response_model=AssignmentOut, responses=ACTION_ERRORS)
-async def accept_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: AcceptIn | None = None) -> Response:
+async def accept_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response,
+    body: AcceptIn | None = None) -> Response:
     starts_at = None if body is None else body.starts_at
     return _out(ctx, await service.accept(ctx, assignment_id, starts_at, if_match), response)
 
 
 @router.post("/{assignment_id}/decline", operation_id="decline_assignment", summary="Decline an offer", response_model=AssignmentOut,
              responses=ACTION_ERRORS)
-async def decline_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response, body: DeclineIn | None = None) -> Response:
+async def decline_assignment(ctx: Ctx, assignment_id: AssignmentId, if_match: IfMatch, response: Response,
+    body: DeclineIn | None = None) -> Response:
     reason = None if body is None else body.reason
     return _out(ctx, await service.decline(ctx, assignment_id, reason, if_match), response)
 

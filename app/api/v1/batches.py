@@ -6,7 +6,8 @@ the request); the use case applies the rest in one transaction and says what bec
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
@@ -16,8 +17,16 @@ from app.api.deps import Ctx
 from app.api.errors import domain_problem
 from app.api.problems import problem_responses
 from app.api.schemas.batch import (
-    BatchOut, BriefBatchItem, BriefsBatchIn, OfferBatchItem, OffersBatchIn, PeopleBatchIn,
-    PersonBatchItem, SkillBatchItem, SkillsBatchIn, validate_items,
+    BatchOut,
+    BriefBatchItem,
+    BriefsBatchIn,
+    OfferBatchItem,
+    OffersBatchIn,
+    PeopleBatchIn,
+    PersonBatchItem,
+    SkillBatchItem,
+    SkillsBatchIn,
+    validate_items,
 )
 from app.domain.batch import MAX_BATCH_ITEMS, ItemResult, ItemStatus, TooManyItems
 from app.domain.errors import DomainError
@@ -37,7 +46,8 @@ DESCRIPTION = (
 Service = Callable[..., Awaitable[list[ItemResult]]]
 
 
-async def run_batch(ctx: Context, request: Request, raw_items: list[Any], model: type[BaseModel], service: Service, dry_run: bool) -> Response:
+async def run_batch(ctx: Context, request: Request, raw_items: list[Any], model: type[BaseModel], service: Service,
+    dry_run: bool) -> Response:
     """The answer is written straight to JSON (the shape of BatchOut, which documents it): a thousand
     results built as models and then validated again by FastAPI cost more than the batch's own checks."""
     if len(raw_items) > MAX_BATCH_ITEMS:
@@ -75,7 +85,8 @@ async def batch_upsert_skills(ctx: Ctx, body: SkillsBatchIn, request: Request, d
 
 
 @router.post("/v1/briefs/batch", tags=["briefs"], operation_id="batch_upsert_briefs",
-             summary="Create or update many briefs by key, optionally publishing them", description=DESCRIPTION, responses=RESPONSES, response_model=BatchOut)
+             summary="Create or update many briefs by key, optionally publishing them",
+             description=DESCRIPTION, responses=RESPONSES, response_model=BatchOut)
 async def batch_upsert_briefs(ctx: Ctx, body: BriefsBatchIn, request: Request, dry_run: DryRun = False) -> Response:
     return await run_batch(ctx, request, body.items, BriefBatchItem, catalog_batch.upsert_briefs, dry_run)
 

@@ -7,7 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import (
-    NO_ACTIVE_PERSON, Caller, Ctx, Paging, PersonToken, Runtime, json_response, page_body, page_cursor, person_context,
+    NO_ACTIVE_PERSON,
+    Caller,
+    Ctx,
+    Paging,
+    PersonToken,
+    Runtime,
+    json_response,
+    page_body,
+    page_cursor,
+    person_context,
 )
 from app.api.errors import Unauthenticated
 from app.api.problems import problem_responses
@@ -39,7 +48,8 @@ async def list_my_assignments(
     if isinstance(caller, PersonToken):  # the person is read with their work, in one round trip
         runtime: Runtime = request.app.state.runtime
         idp = caller.verified.idp
-        found = await me.my_assignments_signed_in(runtime.signed_in, runtime.clock, idp.tenant_id, idp.match, caller.verified.subject, paging, states)
+        found = await me.my_assignments_signed_in(runtime.signed_in, runtime.clock, idp.tenant_id, idp.match,
+            caller.verified.subject, paging, states)
         if found is None:
             raise Unauthenticated(NO_ACTIVE_PERSON, invalid_token=True)
         actor, page = found

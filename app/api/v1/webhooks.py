@@ -25,7 +25,8 @@ Pattern = Annotated[str, StringConstraints(max_length=64, pattern=r"^(\*|[a-z_]+
 
 class WebhookIn(RequestModel):
     url: Url = Field(description="https only (unless the server allows private URLs for development).")
-    event_types: list[Pattern] = Field(default=["*"], min_length=1, max_length=50, description="Types or families (`assignment.*`); `*` for all.")
+    event_types: list[Pattern] = Field(default=["*"], min_length=1, max_length=50,
+        description="Types or families (`assignment.*`); `*` for all.")
     description: Text(500) | None = None  # type: ignore[valid-type]
     active: bool = True
 
@@ -48,7 +49,7 @@ class WebhookOut(Resource):
     previous_secret_expires_at: datetime | None = Field(description="Until when the secret before the last rotation still signs.")
 
     @classmethod
-    def of(cls, w: Webhook) -> "WebhookOut":
+    def of(cls, w: Webhook) -> WebhookOut:
         return cls(
             id=w.id, version=w.version, created_at=w.created_at, updated_at=w.updated_at, url=w.url,
             event_types=list(w.event_types), description=w.description, active=w.active, disabled_reason=w.disabled_reason,
@@ -83,7 +84,7 @@ class DeliveryOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, d: Delivery) -> "DeliveryOut":
+    def of(cls, d: Delivery) -> DeliveryOut:
         return cls(
             id=d.id, event_id=d.event_id, event_type=d.event_type, subject_id=d.subject_id, status=d.status,
             attempts=d.attempts, next_attempt_at=d.next_attempt_at, last_attempt_at=d.last_attempt_at,
@@ -102,7 +103,8 @@ def _allow_private(request: Request) -> bool:
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_webhook", summary="Add a webhook endpoint",
              responses=problem_responses(400, 403, 415, 422))
 async def create_webhook(ctx: Ctx, body: WebhookIn, request: Request, response: Response) -> WebhookWithSecret:
-    webhook = await service.create(ctx, WebhookFields(body.url, tuple(body.event_types), body.description, body.active), _allow_private(request))
+    webhook = await service.create(ctx, WebhookFields(body.url, tuple(body.event_types), body.description, body.active),
+        _allow_private(request))
     response.headers["Location"] = f"/v1/webhooks/{webhook.id}"
     set_etag(response, webhook.version)
     return WebhookWithSecret(**WebhookOut.of(webhook).model_dump(), secret=webhook.secret)
@@ -123,7 +125,8 @@ async def get_webhook(ctx: Ctx, webhook_id: WebhookId, response: Response) -> We
 
 @router.patch("/{webhook_id}", operation_id="update_webhook", summary="Change a webhook endpoint (re-enable it with active: true)",
               responses=problem_responses(400, 403, 404, 409, 412, 415, 422))
-async def update_webhook(ctx: Ctx, webhook_id: WebhookId, body: WebhookUpdate, if_match: IfMatch, request: Request, response: Response) -> WebhookOut:
+async def update_webhook(ctx: Ctx, webhook_id: WebhookId, body: WebhookUpdate, if_match: IfMatch, request: Request,
+    response: Response) -> WebhookOut:
     changes = body.model_dump(exclude_unset=True)
     if "event_types" in changes:
         changes["event_types"] = tuple(changes["event_types"])

@@ -31,7 +31,8 @@ async def list_xapi_statements(
     cursor: Annotated[str | None, Query(max_length=200, description="From `more`.")] = None,
 ) -> StatementResult:
     position = cursor_seq(None if cursor is None else decode_cursor(cursor))
-    page = await statements.statements(ctx, after=position, limit=limit, since=since, default_home_page=request.app.state.settings.public_url)
+    page = await statements.statements(ctx, after=position, limit=limit, since=since,
+        default_home_page=request.app.state.settings.public_url)
     more = str(request.url.include_query_params(cursor=encode_cursor(page.last_seq))) if page.has_more else ""
     response.headers["X-Experience-API-Version"] = xapi.XAPI_VERSION
     return StatementResult(statements=page.statements, more=more)
