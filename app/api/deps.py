@@ -15,7 +15,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from app.api.errors import RateLimited, Unauthenticated
+from app.api.errors import RateLimited, Unauthenticated, invalid_in
 from app.api.ratelimit import Buckets
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
 from app.domain.ports import (
@@ -25,7 +25,7 @@ from app.services.context import Context
 from app.api.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
-from app.domain.errors import PermissionDenied, invalid
+from app.domain.errors import PermissionDenied
 from app.domain.keys import KEY_PREFIX
 from app.services.tenants import active_person, authenticate_key, person_for_subject
 
@@ -148,7 +148,10 @@ async def _context(runtime: Runtime, response: Response, secret: str, acting_for
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
         person = await active_person(runtime.uow(actor.tenant_id, readonly=True), acting_for)
         if person is None:
-            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.", "unknown_person", code="acting_for.unknown_person")
+            raise invalid_in(
+                "header", ("Stint-Acting-For",), f"No active person with id {acting_for}.", "unknown_person",
+                code="acting_for.unknown_person",
+            )
         actor = acting_as(actor, person.id, person.is_admin)
     return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.uow)
 

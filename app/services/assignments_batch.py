@@ -20,7 +20,7 @@ from app.domain.errors import Conflict, DomainError, InvalidInput, invalid
 from app.domain.people import Person
 from app.domain.ports import UnitOfWork
 from app.services.assignments import Offer, check_reviewer, new_offer, offerable_content, refused_offer, require_assignee
-from app.services.batch import first_seen, item_error, run
+from app.services.batch import first_seen, run
 from app.services.context import Context, record
 
 
@@ -86,7 +86,7 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
                 continue
             assignment = _offer(ctx, now, rec, brief, assignee, people, by_external, edges, offerable, me)
         except DomainError as exc:
-            results[item.index] = ItemResult.failed(item.index, item_error(exc))
+            results[item.index] = ItemResult.failed(item.index, exc)
             continue
         created.append(assignment)
         results[item.index] = ItemResult(item.index, ItemStatus.CREATED, assignment.id)

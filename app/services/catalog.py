@@ -59,7 +59,7 @@ async def update_skill(ctx: Context, skill_id: UUID, changes: dict[str, Any], ex
     ctx.actor.require(Scope.CATALOG_WRITE)
     unknown = set(changes) - EDITABLE_SKILL_FIELDS
     if unknown:
-        raise invalid(("body", sorted(unknown)[0]), "This field cannot be changed.", "extra_forbidden")
+        raise invalid((sorted(unknown)[0],), "This field cannot be changed.", "extra_forbidden")
     if "levels" in changes:
         changes = {**changes, "levels": normalise_levels(list(changes["levels"]))}
     async with ctx.uow() as uow:
@@ -122,7 +122,7 @@ async def update_brief(ctx: Context, brief_id: UUID, changes: dict[str, Any], ex
         try:
             content = dataclasses.replace(brief.content, **changes)
         except TypeError as exc:  # an unknown field: the API schema forbids it, keep the contract here too
-            raise invalid(("body",), str(exc), "extra_forbidden") from exc
+            raise invalid((), str(exc), "extra_forbidden") from exc
         if content == brief.content:
             return brief
         content.check(await uow.skills.get(content.skill_id))

@@ -39,7 +39,7 @@ class WebhookFields:
 
 def check_url(url: str, allow_private: bool, field: str = "url") -> None:
     """https only, and never a loopback, private or link-local address, unless allow_private (development)."""
-    loc = ("body", field)
+    loc = (field,)
     try:
         parsed = urlparse(url)
         host = parsed.hostname
@@ -66,7 +66,7 @@ def _is_private_literal(host: str) -> bool:
 def check_event_types(patterns: tuple[str, ...]) -> None:
     for index, pattern in enumerate(patterns):
         if pattern != "*" and not pattern.endswith(".*") and pattern not in EVENT_TYPES:
-            raise invalid(("body", "event_types", index), f"Unknown event type '{pattern}'; see docs/events.md.", code="webhook.unknown_event_type")
+            raise invalid(("event_types", index), f"Unknown event type '{pattern}'; see docs/events.md.", code="webhook.unknown_event_type")
 
 
 async def create(ctx: Context, fields: WebhookFields, allow_private: bool) -> Webhook:
