@@ -131,7 +131,7 @@ def bearer(request: Request) -> str:
 
     The two schemes are read here rather than as two HTTPBearer dependencies: FastAPI's solving of each
     dependency cost more than the request's own read (a fifth of GET /v1/assignments/{id}'s CPU for the three).
-    They are still the contract: app.main documents SECURITY on every operation that depends on this module's
+    They are still the contract: app.openapi documents SECURITY on every operation that depends on this module's
     get_context or get_caller."""
     authorization = request.headers.get("Authorization")
     scheme, credentials = get_authorization_scheme_param(authorization)
