@@ -17,16 +17,23 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from app.api.errors import RateLimited, Unauthenticated, invalid_in
 from app.api.ratelimit import Buckets
-from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
-from app.domain.ports import (
-    Clock, IdempotencyStore, IdGenerator, OperationsStatsSource, SignedInWork, StorageHealth, TenantDirectory, UnitOfWorkFactory,
-)
-from app.services.context import Context
 from app.api.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
 from app.domain.errors import PermissionDenied
 from app.domain.keys import KEY_PREFIX
+from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
+from app.domain.ports import (
+    Clock,
+    IdempotencyStore,
+    IdGenerator,
+    OperationsStatsSource,
+    SignedInWork,
+    StorageHealth,
+    TenantDirectory,
+    UnitOfWorkFactory,
+)
+from app.services.context import Context
 from app.services.tenants import active_person, authenticate_key, person_for_subject
 
 

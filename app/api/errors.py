@@ -153,7 +153,9 @@ async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONRespon
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "internal_error", "Internal Server Error", "An unexpected error occurred; it has been logged.", request.url.path)
+    return problem_response(
+        500, "internal_error", "Internal Server Error", "An unexpected error occurred; it has been logged.", request.url.path,
+    )
 
 
 def install(app: FastAPI) -> None:

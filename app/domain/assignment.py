@@ -7,10 +7,11 @@ so an offer past its expiry is never treated as `offered`, sweeper or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from app.domain.actors import Actor, ActorRef, Scope
@@ -355,10 +356,14 @@ class Assignment:
 
 def _check_deliverable(kind: DeliverableKind, content: SubmissionContent) -> None:
     if kind is DeliverableKind.TEXT and not (content.body and content.body.strip()):
-        raise invalid(("body",), "This brief asks for a text deliverable: body is required.", "missing", code="submission.missing_deliverable")
+        raise invalid(
+            ("body",), "This brief asks for a text deliverable: body is required.", "missing", code="submission.missing_deliverable",
+        )
     if kind is DeliverableKind.LINK and not content.links:
         raise invalid(("links",), "This brief asks for a link: add at least one.", "missing", code="submission.missing_deliverable")
     if kind is DeliverableKind.FILE and not content.attachments:
-        raise invalid(("attachments",), "This brief asks for a file: add at least one attachment.", "missing", code="submission.missing_deliverable")
+        raise invalid(
+            ("attachments",), "This brief asks for a file: add at least one attachment.", "missing", code="submission.missing_deliverable",
+        )
     if kind is DeliverableKind.ANY and not (content.body and content.body.strip()) and not content.links and not content.attachments:
         raise invalid((), "A submission needs a body, a link or an attachment.", "missing", code="submission.empty")

@@ -90,14 +90,19 @@ class Rubric:
         for index, item in enumerate(scores):
             criterion = by_key.get(item.criterion)
             if criterion is None:
-                found.append(FieldProblem(("scores", index, "criterion"), f"The rubric has no criterion '{item.criterion}'.", "unknown_criterion"))
+                found.append(FieldProblem(
+                    ("scores", index, "criterion"), f"The rubric has no criterion '{item.criterion}'.", "unknown_criterion",
+                ))
                 continue
             if item.criterion in seen:
                 found.append(FieldProblem(("scores", index, "criterion"), f"Criterion '{item.criterion}' is scored twice.", "duplicate"))
             seen.add(item.criterion)
             allowed = sorted(level.score for level in criterion.levels)
             if item.score not in allowed:
-                found.append(FieldProblem(("scores", index, "score"), f"Score {item.score} is not a level of '{item.criterion}'; allowed: {allowed}.", "invalid_score"))
+                found.append(FieldProblem(
+                    ("scores", index, "score"), f"Score {item.score} is not a level of '{item.criterion}'; allowed: {allowed}.",
+                    "invalid_score",
+                ))
         missing = [key for key in by_key if key not in seen]
         if missing:
             found.append(FieldProblem(("scores",), f"Every criterion must be scored; missing: {', '.join(missing)}.", "missing_criterion"))
@@ -135,7 +140,9 @@ class BriefContent:
             too_low = value < low if low_inclusive else value <= low
             if too_low or value > high:
                 bound = "at least" if low_inclusive else "more than"
-                found.append(FieldProblem((name,), f"{name} must be {bound} {_human(low)} and at most {_human(high)}.", "duration_out_of_range"))
+                found.append(FieldProblem(
+                    (name,), f"{name} must be {bound} {_human(low)} and at most {_human(high)}.", "duration_out_of_range",
+                ))
 
         window("timebox", self.timebox, timedelta(0), MAX_TIMEBOX, False)
         window("review_within", self.review_within, timedelta(0), MAX_REVIEW_WITHIN, False)
@@ -147,7 +154,9 @@ class BriefContent:
             found.append(FieldProblem(("skill_id",), f"No skill with id {self.skill_id}.", "unknown_skill"))
         elif skill.level(self.target_level) is None:
             levels = [level.level for level in skill.levels]
-            found.append(FieldProblem(("target_level",), f"Skill '{skill.key}' has no level {self.target_level}; its levels are {levels}.", "unknown_level"))
+            found.append(FieldProblem(
+                ("target_level",), f"Skill '{skill.key}' has no level {self.target_level}; its levels are {levels}.", "unknown_level",
+            ))
         found.extend(self.rubric.problems(("rubric",)))
         if found:
             raise InvalidInput(found)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from app.domain.batch import Item, ItemResult
 from app.domain.errors import Conflict, invalid
@@ -35,7 +36,9 @@ async def run(ctx: Context, apply: Apply[R], items: list[Item[R]], *, dry_run: b
     raise AssertionError("unreachable")
 
 
-def first_seen(items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key") -> dict[Any, Item[Any]]:
+def first_seen(
+    items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key",
+) -> dict[Any, Item[Any]]:
     """Items by key; an item repeating a key seen earlier in the batch is refused (into `results`)."""
     live: dict[Any, Item[Any]] = {}
     for item in items:

@@ -102,7 +102,9 @@ async def get_brief(ctx: Context, brief_id: UUID) -> Brief:
     return access.brief_as_seen_by(ctx.actor, brief)
 
 
-async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
+async def list_briefs(
+    ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = (),
+) -> Page[Brief]:
     ctx.actor.require(Scope.CATALOG_READ)
     if ctx.actor.person_id is not None and not ctx.actor.is_admin:  # people see published briefs only
         statuses = tuple(s for s in statuses if s is BriefStatus.PUBLISHED) if statuses else (BriefStatus.PUBLISHED,)

@@ -13,8 +13,8 @@ from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.errors import DomainError, invalid
 from app.domain.ports import UnitOfWork
 from app.domain.skills import Skill, normalise_levels
-from app.services.catalog import EDITABLE_SKILL_FIELDS
 from app.services.batch import first_seen, run
+from app.services.catalog import EDITABLE_SKILL_FIELDS
 from app.services.context import Context, record
 
 

@@ -193,4 +193,6 @@ async def _errors_csv(ctx: Ctx, import_id: UUID) -> StreamingResponse:
                 return
             page = await imports.errors(ctx, import_id, PageRequest(limit=MAX_LIMIT, after=page.next_after))
 
-    return StreamingResponse(lines(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
+    return StreamingResponse(
+        lines(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
+    )
