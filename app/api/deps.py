@@ -15,12 +15,12 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from app.api.errors import RateLimited, Unauthenticated
+from app.api.errors import RateLimited, Unauthenticated, invalid_in
 from app.api.ratelimit import Buckets
 from app.api.tokens import InvalidToken, TokenVerifier, VerifiedToken
 from app.domain.actors import Actor, ActorType, person_actor
 from app.domain.actors import acting_for as acting_as
-from app.domain.errors import PermissionDenied, invalid
+from app.domain.errors import PermissionDenied
 from app.domain.keys import KEY_PREFIX
 from app.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Page, PageRequest
 from app.domain.ports import (
@@ -138,7 +138,7 @@ def bearer(request: Request) -> str:
 
     The two schemes are read here rather than as two HTTPBearer dependencies: FastAPI's solving of each
     dependency cost more than the request's own read (a fifth of GET /v1/assignments/{id}'s CPU for the three).
-    They are still the contract: app.main documents SECURITY on every operation that depends on this module's
+    They are still the contract: app.openapi documents SECURITY on every operation that depends on this module's
     get_context or get_caller."""
     authorization = request.headers.get("Authorization")
     scheme, credentials = get_authorization_scheme_param(authorization)
@@ -155,8 +155,10 @@ async def _context(runtime: Runtime, response: Response, secret: str, acting_for
             raise PermissionDenied("Only integration keys may act for a person.", code="forbidden.acting_for")
         person = await active_person(runtime.uow(actor.tenant_id, readonly=True), acting_for)
         if person is None:
-            raise invalid(("header", "Stint-Acting-For"), f"No active person with id {acting_for}.",
-                "unknown_person", code="acting_for.unknown_person")
+            raise invalid_in(
+                "header", ("Stint-Acting-For",), f"No active person with id {acting_for}.", "unknown_person",
+                code="acting_for.unknown_person",
+            )
         actor = acting_as(actor, person.id, person.is_admin)
     return Context(actor=actor, clock=runtime.clock, ids=runtime.ids, uow_factory=runtime.uow)
 

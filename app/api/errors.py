@@ -67,22 +67,46 @@ def _status_of(exc: domain.DomainError) -> int:
     return 422
 
 
-def _extra(exc: domain.DomainError) -> dict[str, Any]:
+class InvalidRequestPart(domain.InvalidInput):
+    """Input the API itself refuses in a part of the request other than the body (`header`, `query`, `path`).
+
+    Domain and service errors name fields only (`("starts_at",)`, `("scores", 2, "criterion")`): they know
+    no HTTP. Rendering a request's problem puts them under `body`, and these under their own part."""
+
+    def __init__(self, part: str, problems: list[domain.FieldProblem], *, code: str | None = None) -> None:
+        super().__init__(problems, code=code)
+        self.part = part
+
+
+def invalid_in(
+    part: str, loc: tuple[str | int, ...], msg: str, type_: str = "value_error", *, code: str | None = None,
+) -> InvalidRequestPart:
+    return InvalidRequestPart(part, [domain.FieldProblem(loc, msg, type_)], code=code)
+
+
+def _extra(exc: domain.DomainError, where: tuple[str, ...]) -> dict[str, Any]:
+    """The error's extra members; an InvalidInput's problems located under `where` (the part of the request)."""
     extra: dict[str, Any] = dict(exc.extra)
     if isinstance(exc, domain.InvalidInput):
-        extra["errors"] = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
+        extra["errors"] = [{"loc": [*where, *p.loc], "msg": p.msg, "type": p.type} for p in exc.problems]
     return extra
+
+
+def _request_part(exc: domain.DomainError) -> tuple[str, ...]:
+    return (exc.part,) if isinstance(exc, InvalidRequestPart) else ("body",)
 
 
 async def _domain_error(request: Request, exc: domain.DomainError) -> JSONResponse:
     status = _status_of(exc)
     headers = {"Retry-After": "1"} if status == 503 else None
-    return problem_response(status, exc.code, exc.title, exc.detail, request.url.path, headers=headers, **_extra(exc))
+    extra = _extra(exc, _request_part(exc))
+    return problem_response(status, exc.code, exc.title, exc.detail, request.url.path, headers=headers, **extra)
 
 
 def domain_problem(exc: domain.DomainError, instance: str) -> dict[str, Any]:
-    """The problem details of a domain error, as a dict: for one item of a batch or a row of an import."""
-    return problem_body(_status_of(exc), exc.code, exc.title, exc.detail, instance, **_extra(exc))
+    """The problem details of a domain error, as a dict: for one item of a batch or a row of an import, whose
+    fields are named within the item (no `body` prefix)."""
+    return problem_body(_status_of(exc), exc.code, exc.title, exc.detail, instance, **_extra(exc, ()))
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
@@ -129,7 +153,9 @@ async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONRespon
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "internal_error", "Internal Server Error", "An unexpected error occurred; it has been logged.", request.url.path)
+    return problem_response(
+        500, "internal_error", "Internal Server Error", "An unexpected error occurred; it has been logged.", request.url.path,
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -7,10 +7,11 @@ so an offer past its expiry is never treated as `offered`, sweeper or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from app.domain.actors import Actor, ActorRef, Scope
@@ -199,9 +200,9 @@ class Assignment:
         self.check(Action.ACCEPT, now)
         start = now if starts_at is None else starts_at
         if start < now:
-            raise invalid(("body", "starts_at"), "starts_at cannot be in the past.", code="assignment.invalid_starts_at")
+            raise invalid(("starts_at",), "starts_at cannot be in the past.", code="assignment.invalid_starts_at")
         if start >= self.offer_expires_at:
-            raise invalid(("body", "starts_at"), "starts_at must fall before the offer expires.", code="assignment.invalid_starts_at")
+            raise invalid(("starts_at",), "starts_at must fall before the offer expires.", code="assignment.invalid_starts_at")
         self._start_attempt(start)
         self._move(State.ACCEPTED, now)
         return DomainEvent("assignment.accepted")
@@ -267,11 +268,11 @@ class Assignment:
     def extend(self, now: datetime, due_at: datetime, reason: str) -> DomainEvent:
         state = self.check(Action.EXTEND, now)
         if due_at <= now:
-            raise invalid(("body", "due_at"), "The new due_at must be in the future.", code="assignment.invalid_due_at")
+            raise invalid(("due_at",), "The new due_at must be in the future.", code="assignment.invalid_due_at")
         if self.due_at is not None and due_at <= self.due_at:
-            raise invalid(("body", "due_at"), "An extension must move due_at later than it is now.", code="assignment.invalid_due_at")
+            raise invalid(("due_at",), "An extension must move due_at later than it is now.", code="assignment.invalid_due_at")
         if due_at > now + MAX_EXTENSION:
-            raise invalid(("body", "due_at"), "The new due_at may be at most 365 days from now.", code="assignment.invalid_due_at")
+            raise invalid(("due_at",), "The new due_at may be at most 365 days from now.", code="assignment.invalid_due_at")
         previous = self.due_at
         self.due_at = due_at
         self.due_soon_notified = False
@@ -306,7 +307,7 @@ class Assignment:
         pass_score = self.brief.rubric.pass_score
         if outcome is Outcome.PASS and pass_score is not None and score < pass_score:
             raise invalid(
-                ("body", "outcome"),
+                ("outcome",),
                 f"A pass needs a weighted score of at least {pass_score}; these scores give {score}.",
                 "below_pass_score",
                 code="review.below_pass_score",
@@ -355,10 +356,14 @@ class Assignment:
 
 def _check_deliverable(kind: DeliverableKind, content: SubmissionContent) -> None:
     if kind is DeliverableKind.TEXT and not (content.body and content.body.strip()):
-        raise invalid(("body", "body"), "This brief asks for a text deliverable: body is required.", "missing", code="submission.missing_deliverable")
+        raise invalid(
+            ("body",), "This brief asks for a text deliverable: body is required.", "missing", code="submission.missing_deliverable",
+        )
     if kind is DeliverableKind.LINK and not content.links:
-        raise invalid(("body", "links"), "This brief asks for a link: add at least one.", "missing", code="submission.missing_deliverable")
+        raise invalid(("links",), "This brief asks for a link: add at least one.", "missing", code="submission.missing_deliverable")
     if kind is DeliverableKind.FILE and not content.attachments:
-        raise invalid(("body", "attachments"), "This brief asks for a file: add at least one attachment.", "missing", code="submission.missing_deliverable")
+        raise invalid(
+            ("attachments",), "This brief asks for a file: add at least one attachment.", "missing", code="submission.missing_deliverable",
+        )
     if kind is DeliverableKind.ANY and not (content.body and content.body.strip()) and not content.links and not content.attachments:
-        raise invalid(("body",), "A submission needs a body, a link or an attachment.", "missing", code="submission.empty")
+        raise invalid((), "A submission needs a body, a link or an attachment.", "missing", code="submission.empty")

@@ -90,17 +90,22 @@ class Rubric:
         for index, item in enumerate(scores):
             criterion = by_key.get(item.criterion)
             if criterion is None:
-                found.append(FieldProblem(("body", "scores", index, "criterion"), f"The rubric has no criterion '{item.criterion}'.", "unknown_criterion"))
+                found.append(FieldProblem(
+                    ("scores", index, "criterion"), f"The rubric has no criterion '{item.criterion}'.", "unknown_criterion",
+                ))
                 continue
             if item.criterion in seen:
-                found.append(FieldProblem(("body", "scores", index, "criterion"), f"Criterion '{item.criterion}' is scored twice.", "duplicate"))
+                found.append(FieldProblem(("scores", index, "criterion"), f"Criterion '{item.criterion}' is scored twice.", "duplicate"))
             seen.add(item.criterion)
             allowed = sorted(level.score for level in criterion.levels)
             if item.score not in allowed:
-                found.append(FieldProblem(("body", "scores", index, "score"), f"Score {item.score} is not a level of '{item.criterion}'; allowed: {allowed}.", "invalid_score"))
+                found.append(FieldProblem(
+                    ("scores", index, "score"), f"Score {item.score} is not a level of '{item.criterion}'; allowed: {allowed}.",
+                    "invalid_score",
+                ))
         missing = [key for key in by_key if key not in seen]
         if missing:
-            found.append(FieldProblem(("body", "scores"), f"Every criterion must be scored; missing: {', '.join(missing)}.", "missing_criterion"))
+            found.append(FieldProblem(("scores",), f"Every criterion must be scored; missing: {', '.join(missing)}.", "missing_criterion"))
         if found:
             raise InvalidInput(found, code="review.invalid_scores")
         total_weight = sum(criterion.weight for criterion in self.criteria)
@@ -135,20 +140,24 @@ class BriefContent:
             too_low = value < low if low_inclusive else value <= low
             if too_low or value > high:
                 bound = "at least" if low_inclusive else "more than"
-                found.append(FieldProblem(("body", name), f"{name} must be {bound} {_human(low)} and at most {_human(high)}.", "duration_out_of_range"))
+                found.append(FieldProblem(
+                    (name,), f"{name} must be {bound} {_human(low)} and at most {_human(high)}.", "duration_out_of_range",
+                ))
 
         window("timebox", self.timebox, timedelta(0), MAX_TIMEBOX, False)
         window("review_within", self.review_within, timedelta(0), MAX_REVIEW_WITHIN, False)
         window("offer_ttl", self.offer_ttl, timedelta(0), MAX_OFFER_TTL, False)
         window("late_grace", self.late_grace, timedelta(0), MAX_LATE_GRACE, True)
         if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
-            found.append(FieldProblem(("body", "max_attempts"), f"max_attempts must be between 1 and {MAX_ATTEMPTS}.", "value_error"))
+            found.append(FieldProblem(("max_attempts",), f"max_attempts must be between 1 and {MAX_ATTEMPTS}.", "value_error"))
         if skill is None:
-            found.append(FieldProblem(("body", "skill_id"), f"No skill with id {self.skill_id}.", "unknown_skill"))
+            found.append(FieldProblem(("skill_id",), f"No skill with id {self.skill_id}.", "unknown_skill"))
         elif skill.level(self.target_level) is None:
             levels = [level.level for level in skill.levels]
-            found.append(FieldProblem(("body", "target_level"), f"Skill '{skill.key}' has no level {self.target_level}; its levels are {levels}.", "unknown_level"))
-        found.extend(self.rubric.problems(("body", "rubric")))
+            found.append(FieldProblem(
+                ("target_level",), f"Skill '{skill.key}' has no level {self.target_level}; its levels are {levels}.", "unknown_level",
+            ))
+        found.extend(self.rubric.problems(("rubric",)))
         if found:
             raise InvalidInput(found)
 

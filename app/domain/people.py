@@ -44,7 +44,7 @@ def check_manager(person_id: UUID, manager_id: UUID | None, chain_above_manager:
         return
     if manager_id == person_id or person_id in chain_above_manager:
         raise invalid(
-            ("body", "manager_id"),
+            ("manager_id",),
             "A person cannot be managed by themselves or by someone who reports to them.",
             "manager_cycle",
             code="person.manager_cycle",

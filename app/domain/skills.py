@@ -34,8 +34,9 @@ class Skill:
         return next((item for item in self.levels if item.level == level), None)
 
 
-def normalise_levels(levels: list[SkillLevel], loc: tuple[str | int, ...] = ("body", "levels")) -> tuple[SkillLevel, ...]:
+def normalise_levels(levels: list[SkillLevel]) -> tuple[SkillLevel, ...]:
     """Levels are distinct and kept in ascending order."""
+    loc = ("levels",)
     problems: list[FieldProblem] = []
     if not levels:
         problems.append(FieldProblem(loc, "A skill needs at least one level.", "too_short"))

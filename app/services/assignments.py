@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
 from uuid import UUID
 
 from app.domain import access
@@ -69,7 +69,7 @@ async def offer(ctx: Context, request: Offer) -> AssignmentView:
 # The checks of an offer, on what has been loaded for it: shared by one offer and a batch of them.
 def offerable_content(ctx: Context, brief: Brief | None, brief_ref: object) -> BriefContent:
     if brief is None or not access.can_see_brief(ctx.actor, brief):
-        raise invalid(("body", "brief_id"), f"No brief with id {brief_ref}.", "unknown_brief", code="assignment.unknown_brief")
+        raise invalid(("brief_id",), f"No brief with id {brief_ref}.", "unknown_brief", code="assignment.unknown_brief")
     return brief.offerable()
 
 
@@ -80,14 +80,18 @@ def _named_by(field: str) -> str:
 
 def require_assignee(assignee: Person | None, assignee_ref: object, field: str = "assignee_id") -> Person:
     if assignee is None or not assignee.active:
-        raise invalid(("body", field), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+        raise invalid(
+            (field,), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee",
+        )
     return assignee
 
 
 def refused_offer(visible: bool, assignee_ref: object, field: str = "assignee_id") -> DomainError:
     """A person offering to someone not below them: invisible people stay unknown, visible ones are a 403."""
     if not visible:
-        return invalid(("body", field), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee")
+        return invalid(
+            (field,), f"No active person with {_named_by(field)} {assignee_ref}.", "unknown_person", code="assignment.unknown_assignee",
+        )
     return PermissionDenied("A person can offer work only to people below them in the manager chain.", code="forbidden.not_manager")
 
 
@@ -97,13 +101,15 @@ def check_reviewer(
     """`reviewer_ref`: the reviewer as the request named them (None: the assignee's manager); `reviewer_id`
     the person that resolved to (None if nobody); `reviewer` that person, loaded."""
     if reviewer_ref is None and reviewer_id is None:
-        raise invalid(("body", field), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
+        raise invalid((field,), "The assignee has no manager; name a reviewer.", "missing", code="assignment.reviewer_required")
     if reviewer_id is not None and reviewer_id == assignee.id:
-        raise invalid(("body", field), "The assignee cannot review their own work.", "value_error", code="assignment.self_review")
+        raise invalid((field,), "The assignee cannot review their own work.", "value_error", code="assignment.self_review")
     if reviewer is None or not reviewer.active:
         if reviewer_ref is None:
-            raise invalid(("body", field), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
-        raise invalid(("body", field), f"No active person with {_named_by(field)} {reviewer_ref}.", "unknown_person", code="assignment.unknown_reviewer")
+            raise invalid((field,), "The assignee's manager is inactive; name a reviewer.", "missing", code="assignment.reviewer_required")
+        raise invalid(
+            (field,), f"No active person with {_named_by(field)} {reviewer_ref}.", "unknown_person", code="assignment.unknown_reviewer",
+        )
 
 
 def new_offer(
@@ -112,7 +118,7 @@ def new_offer(
     expires_at = request.offer_expires_at or now + content.offer_ttl
     if not now < expires_at <= now + MAX_OFFER_TTL:
         raise invalid(
-            ("body", "offer_expires_at"), "offer_expires_at must be in the future and at most 90 days away.",
+            ("offer_expires_at",), "offer_expires_at must be in the future and at most 90 days away.",
             "value_error", code="assignment.invalid_offer_expiry",
         )
     return Assignment(
@@ -181,7 +187,9 @@ async def _transition(
     return view
 
 
-async def accept(ctx: Context, assignment_id: UUID, starts_at: datetime | None = None, expected_version: int | None = None) -> AssignmentView:
+async def accept(
+    ctx: Context, assignment_id: UUID, starts_at: datetime | None = None, expected_version: int | None = None,
+) -> AssignmentView:
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
         return assignment.accept(ctx.clock.now(), starts_at)
 
@@ -217,7 +225,9 @@ async def extend(ctx: Context, assignment_id: UUID, due_at: datetime, reason: st
     return await _transition(ctx, assignment_id, Action.EXTEND, expected_version, step)
 
 
-async def submit(ctx: Context, assignment_id: UUID, content: SubmissionContent, expected_version: int | None = None) -> tuple[AssignmentView, Submission]:
+async def submit(
+    ctx: Context, assignment_id: UUID, content: SubmissionContent, expected_version: int | None = None,
+) -> tuple[AssignmentView, Submission]:
     created: list[Submission] = []
 
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:
@@ -250,7 +260,9 @@ class ReviewInput:
     feedback: str
 
 
-async def review(ctx: Context, assignment_id: UUID, request: ReviewInput, expected_version: int | None = None) -> tuple[AssignmentView, Review]:
+async def review(
+    ctx: Context, assignment_id: UUID, request: ReviewInput, expected_version: int | None = None,
+) -> tuple[AssignmentView, Review]:
     created: list[Review] = []
 
     async def step(uow: UnitOfWork, assignment: Assignment) -> DomainEvent:

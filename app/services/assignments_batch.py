@@ -13,14 +13,14 @@ from uuid import UUID
 
 from app.domain import access
 from app.domain.actors import Scope
-from app.domain.batch import Item, ItemResult, ItemStatus
 from app.domain.assignment import Assignment
+from app.domain.batch import Item, ItemResult, ItemStatus
 from app.domain.briefs import Brief, BriefContent
 from app.domain.errors import Conflict, DomainError, InvalidInput, invalid
 from app.domain.people import Person
 from app.domain.ports import UnitOfWork
 from app.services.assignments import Offer, check_reviewer, new_offer, offerable_content, refused_offer, require_assignee
-from app.services.batch import first_seen, item_error, run
+from app.services.batch import first_seen, run
 from app.services.context import Context, record
 
 
@@ -56,7 +56,9 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
     briefs = await uow.briefs.get_many(sorted({r.brief_id for r in records if r.brief_id}))
     briefs_by_key = await uow.briefs.by_keys(sorted({r.brief_key for r in records if r.brief_key}))
     people = await uow.people.get_many(sorted({i for r in records for i in (r.assignee_id, r.reviewer_id) if i}))
-    by_external = await uow.people.by_external_ids(sorted({e for r in records for e in (r.assignee_external_id, r.reviewer_external_id) if e}))
+    by_external = await uow.people.by_external_ids(
+        sorted({e for r in records for e in (r.assignee_external_id, r.reviewer_external_id) if e}),
+    )
     people.update({p.id: p for p in by_external.values()})
     managers = sorted({p.manager_id for p in people.values() if p.manager_id and p.manager_id not in people})
     people.update(await uow.people.get_many(managers))
@@ -82,11 +84,13 @@ async def apply_offers(ctx: Context, uow: UnitOfWork, items: list[Item[OfferReco
                 seen_as = access.standing(ctx.actor, existing, _chain(existing.assignee_id, edges))
                 if seen_as is not access.INTEGRATION and not seen_as.visible:  # never confirm what the caller cannot see
                     raise Conflict(f"external_ref '{rec.external_ref}' is already in use.", code="assignment.external_ref_taken")
-                results[item.index] = _already_offered(item.index, existing.id, existing.brief_id, existing.assignee_id, rec, brief, assignee)
+                results[item.index] = _already_offered(
+                    item.index, existing.id, existing.brief_id, existing.assignee_id, rec, brief, assignee,
+                )
                 continue
             assignment = _offer(ctx, now, rec, brief, assignee, people, by_external, edges, offerable, me)
         except DomainError as exc:
-            results[item.index] = ItemResult.failed(item.index, item_error(exc))
+            results[item.index] = ItemResult.failed(item.index, exc)
             continue
         created.append(assignment)
         results[item.index] = ItemResult(item.index, ItemStatus.CREATED, assignment.id)
@@ -107,7 +111,9 @@ def _offer(
         raise invalid((brief_field,), f"No brief with {brief_field} {brief_ref}.", "unknown_brief", code="assignment.unknown_brief")
     if isinstance(content, DomainError):
         raise content.with_traceback(None)  # the brief's refusal, the same for each of its offers
-    assignee_field, assignee_ref = ("assignee_id", rec.assignee_id) if rec.assignee_id else ("assignee_external_id", rec.assignee_external_id)
+    assignee_field, assignee_ref = (
+        ("assignee_id", rec.assignee_id) if rec.assignee_id else ("assignee_external_id", rec.assignee_external_id)
+    )
     assignee = require_assignee(assignee, assignee_ref, assignee_field)
     if me is not None:  # a person offering: only to people below them
         chain = _chain(assignee.id, edges)

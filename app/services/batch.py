@@ -1,12 +1,12 @@
-"""What every batch use case shares: one transaction for the whole batch, duplicate keys, item-relative errors."""
+"""What every batch use case shares: one transaction for the whole batch, duplicate keys."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from app.domain.batch import Item, ItemResult
-from app.domain.errors import Conflict, DomainError, InvalidInput, invalid
+from app.domain.errors import Conflict, invalid
 from app.domain.ports import UnitOfWork
 from app.services.context import Context
 
@@ -36,7 +36,9 @@ async def run(ctx: Context, apply: Apply[R], items: list[Item[R]], *, dry_run: b
     raise AssertionError("unreachable")
 
 
-def first_seen(items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key") -> dict[Any, Item[Any]]:
+def first_seen(
+    items: list[Item[Any]], key: Callable[[Any], Any], results: dict[int, ItemResult], field: str = "key",
+) -> dict[Any, Item[Any]]:
     """Items by key; an item repeating a key seen earlier in the batch is refused (into `results`)."""
     live: dict[Any, Item[Any]] = {}
     for item in items:
@@ -49,10 +51,3 @@ def first_seen(items: list[Item[Any]], key: Callable[[Any], Any], results: dict[
             live[value] = item
     return live
 
-
-def item_error(error: DomainError) -> DomainError:
-    """Domain checks name fields under `body`; in a batch they are named within the item."""
-    if not isinstance(error, InvalidInput):
-        return error
-    problems = [dataclasses.replace(p, loc=p.loc[1:] if p.loc[:1] == ("body",) else p.loc) for p in error.problems]
-    return InvalidInput(problems, code=error.code)

@@ -59,7 +59,7 @@ async def update_skill(ctx: Context, skill_id: UUID, changes: dict[str, Any], ex
     ctx.actor.require(Scope.CATALOG_WRITE)
     unknown = set(changes) - EDITABLE_SKILL_FIELDS
     if unknown:
-        raise invalid(("body", sorted(unknown)[0]), "This field cannot be changed.", "extra_forbidden")
+        raise invalid((sorted(unknown)[0],), "This field cannot be changed.", "extra_forbidden")
     if "levels" in changes:
         changes = {**changes, "levels": normalise_levels(list(changes["levels"]))}
     async with ctx.uow() as uow:
@@ -102,7 +102,9 @@ async def get_brief(ctx: Context, brief_id: UUID) -> Brief:
     return access.brief_as_seen_by(ctx.actor, brief)
 
 
-async def list_briefs(ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = ()) -> Page[Brief]:
+async def list_briefs(
+    ctx: Context, page: PageRequest, *, statuses: tuple[BriefStatus, ...] = (), skill_ids: tuple[UUID, ...] = (),
+) -> Page[Brief]:
     ctx.actor.require(Scope.CATALOG_READ)
     if ctx.actor.person_id is not None and not ctx.actor.is_admin:  # people see published briefs only
         statuses = tuple(s for s in statuses if s is BriefStatus.PUBLISHED) if statuses else (BriefStatus.PUBLISHED,)
@@ -122,7 +124,7 @@ async def update_brief(ctx: Context, brief_id: UUID, changes: dict[str, Any], ex
         try:
             content = dataclasses.replace(brief.content, **changes)
         except TypeError as exc:  # an unknown field: the API schema forbids it, keep the contract here too
-            raise invalid(("body",), str(exc), "extra_forbidden") from exc
+            raise invalid((), str(exc), "extra_forbidden") from exc
         if content == brief.content:
             return brief
         content.check(await uow.skills.get(content.skill_id))

@@ -13,8 +13,8 @@ from app.domain.briefs import Brief, BriefContent, BriefStatus
 from app.domain.errors import DomainError, invalid
 from app.domain.ports import UnitOfWork
 from app.domain.skills import Skill, normalise_levels
+from app.services.batch import first_seen, run
 from app.services.catalog import EDITABLE_SKILL_FIELDS
-from app.services.batch import first_seen, item_error, run
 from app.services.context import Context, record
 
 
@@ -46,7 +46,7 @@ async def apply_skills(ctx: Context, uow: UnitOfWork, items: list[Item[SkillReco
             if set(fields) - EDITABLE_SKILL_FIELDS:
                 raise invalid((sorted(set(fields) - EDITABLE_SKILL_FIELDS)[0],), "This field cannot be set.", "extra_forbidden")
             if "levels" in fields:
-                fields["levels"] = normalise_levels(list(fields["levels"]), ("levels",))
+                fields["levels"] = normalise_levels(list(fields["levels"]))
             before = existing.get(key)
             if before is None:
                 missing = [name for name in ("name", "levels") if name not in fields]
@@ -67,7 +67,7 @@ async def apply_skills(ctx: Context, uow: UnitOfWork, items: list[Item[SkillReco
             updates.append((skill, changed))
             results[item.index] = ItemResult(item.index, ItemStatus.UPDATED, skill.id)
         except DomainError as exc:
-            results[item.index] = ItemResult.failed(item.index, item_error(exc))
+            results[item.index] = ItemResult.failed(item.index, exc)
     await uow.skills.add_many(creates)
     await uow.skills.update_many([skill for skill, _ in updates])
     for skill in creates:
@@ -113,7 +113,7 @@ async def apply_briefs(ctx: Context, uow: UnitOfWork, items: list[Item[BriefReco
         try:
             brief, details = _brief_target(ctx, item.record, existing.get(key), skills_by_key, skills, now)
         except DomainError as exc:
-            results[item.index] = ItemResult.failed(item.index, item_error(exc))
+            results[item.index] = ItemResult.failed(item.index, exc)
             continue
         if key not in existing:
             creates.append(brief)

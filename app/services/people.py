@@ -34,7 +34,7 @@ async def _check_manager(uow: UnitOfWork, person_id: UUID, manager_id: UUID | No
     await uow.people.lock_hierarchy()
     manager = await uow.people.get(manager_id)
     if manager is None:
-        raise invalid(("body", "manager_id"), f"No person with id {manager_id}.", "unknown_person", code="person.unknown_manager")
+        raise invalid(("manager_id",), f"No person with id {manager_id}.", "unknown_person", code="person.unknown_manager")
     check_manager(person_id, manager_id, await uow.people.managers_above(manager_id))
 
 
@@ -103,7 +103,7 @@ async def _apply(ctx: Context, uow: UnitOfWork, person: Person, changes: dict[st
     """Apply changes to a loaded person and save with compare-and-set. False when nothing changed."""
     unknown = set(changes) - EDITABLE_PERSON_FIELDS
     if unknown:  # the API schemas already forbid these; guard the service contract anyway
-        raise invalid(("body", sorted(unknown)[0]), "This field cannot be changed.", "extra_forbidden")
+        raise invalid((sorted(unknown)[0],), "This field cannot be changed.", "extra_forbidden")
     if all(getattr(person, name) == value for name, value in changes.items()):
         return False
     _guard_admin_flag(ctx, changes.get("is_admin"), person.is_admin)

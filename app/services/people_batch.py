@@ -16,7 +16,7 @@ from app.domain.batch import Item, ItemResult, ItemStatus
 from app.domain.errors import DomainError, PermissionDenied, invalid
 from app.domain.people import EDITABLE_PERSON_FIELDS, Person
 from app.domain.ports import UnitOfWork
-from app.services.batch import first_seen, item_error, run
+from app.services.batch import first_seen, run
 from app.services.context import Context, record
 
 PERSON_DEFAULTS: dict[str, Any] = {"email": None, "team": None, "title": None, "active": True, "is_admin": False}
@@ -64,7 +64,7 @@ async def apply_people(ctx: Context, uow: UnitOfWork, items: list[Item[PersonRec
         try:
             target[external_id] = _target(ctx, existing.get(external_id), item.record, now)
         except DomainError as exc:
-            results[item.index] = ItemResult.failed(item.index, item_error(exc))
+            results[item.index] = ItemResult.failed(item.index, exc)
     ids_in_batch = {external_id: person.id for external_id, person in target.items()}
 
     def manager_of(record: PersonRecord, person: Person) -> UUID | None:

@@ -39,7 +39,7 @@ class WebhookFields:
 
 def check_url(url: str, allow_private: bool, field: str = "url") -> None:
     """https only, and never a loopback, private or link-local address, unless allow_private (development)."""
-    loc = ("body", field)
+    loc = (field,)
     try:
         parsed = urlparse(url)
         host = parsed.hostname
@@ -66,7 +66,7 @@ def _is_private_literal(host: str) -> bool:
 def check_event_types(patterns: tuple[str, ...]) -> None:
     for index, pattern in enumerate(patterns):
         if pattern != "*" and not pattern.endswith(".*") and pattern not in EVENT_TYPES:
-            raise invalid(("body", "event_types", index), f"Unknown event type '{pattern}'; see docs/events.md.", code="webhook.unknown_event_type")
+            raise invalid(("event_types", index), f"Unknown event type '{pattern}'; see docs/events.md.", code="webhook.unknown_event_type")
 
 
 async def create(ctx: Context, fields: WebhookFields, allow_private: bool) -> Webhook:
@@ -104,7 +104,8 @@ async def list_(ctx: Context, page: PageRequest) -> Page[Webhook]:
         return await uow.webhooks.list(page)
 
 
-async def update(ctx: Context, webhook_id: UUID, changes: dict[str, Any], allow_private: bool, expected_version: int | None = None) -> Webhook:
+async def update(ctx: Context, webhook_id: UUID, changes: dict[str, Any], allow_private: bool,
+    expected_version: int | None = None) -> Webhook:
     ctx.actor.require(Scope.WEBHOOKS_MANAGE)
     if "url" in changes:
         check_url(changes["url"], allow_private)
@@ -295,7 +296,7 @@ async def deliver_due(
     requests = [request_for(item, sent_at) for item in claimed]
     results = await asyncio.gather(*(sender.send(url, headers, body, method) for url, headers, body, method in requests))
     now = clock.now()
-    for item, result in zip(claimed, results):
+    for item, result in zip(claimed, results, strict=True):
         wh.record_attempt(item.delivery, result, now, rng)
     health = _health(claimed, results, now)
     uow = new_uow()
@@ -303,7 +304,8 @@ async def deliver_due(
         disabled = await uow.outbox.save([(item.delivery, item.leased_until) for item in claimed], health)
         hooks = {item.webhook.id: item.webhook for item in claimed}
         await uow.outbox.add_events([
-            build_event(ids.new_id(), h.tenant_id, "webhook.disabled", now, SYSTEM, _disabled(hooks[h.webhook_id], h), {"reason": h.disable_reason})
+            build_event(ids.new_id(), h.tenant_id, "webhook.disabled", now, SYSTEM, _disabled(hooks[h.webhook_id], h),
+                {"reason": h.disable_reason})
             for h in health if h.webhook_id in disabled
         ])
         await uow.commit()
@@ -314,7 +316,7 @@ async def deliver_due(
 def _health(claimed: list[Claimed], results: list[wh.AttemptResult], now: datetime) -> list[wh.Health]:
     """Per webhook, what this round changes: failing since when (reset by any success), and whether to disable."""
     by_hook: dict[UUID, tuple[Webhook, list[wh.AttemptResult]]] = {}
-    for item, result in zip(claimed, results):
+    for item, result in zip(claimed, results, strict=True):
         by_hook.setdefault(item.webhook.id, (item.webhook, []))[1].append(result)
     changes = []
     for webhook, outcomes in by_hook.values():

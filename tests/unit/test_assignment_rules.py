@@ -193,7 +193,7 @@ def test_accept_refuses_starts_at_outside_the_offer_window(build: Any, starts_at
     with pytest.raises(InvalidInput) as refused:
         a.accept(build.now, starts_at_of(a, build.now))
     assert refused.value.code == "assignment.invalid_starts_at"
-    assert problem_locs(refused.value) == [("body", "starts_at")]
+    assert problem_locs(refused.value) == [("starts_at",)]
     assert a == before
 
 
@@ -207,7 +207,7 @@ def test_extend_needs_a_due_at_in_the_future(build: Any, offset: timedelta) -> N
     with pytest.raises(InvalidInput) as refused:
         a.extend(build.now, build.now + offset, "More time.")
     assert refused.value.code == "assignment.invalid_due_at"
-    assert problem_locs(refused.value) == [("body", "due_at")]
+    assert problem_locs(refused.value) == [("due_at",)]
     assert a == before
 
 

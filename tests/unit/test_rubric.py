@@ -72,24 +72,24 @@ def refused(given: list[CriterionScore]) -> InvalidInput:
 
 def test_a_missing_criterion_is_refused() -> None:
     error = refused(scores(accuracy=1, clarity=4))
-    assert problems(error) == [(("body", "scores"), "missing_criterion")]
+    assert problems(error) == [(("scores",), "missing_criterion")]
     assert "impact" in error.problems[0].msg
 
 
 def test_no_scores_at_all_names_every_criterion_missing() -> None:
     error = refused([])
-    assert problems(error) == [(("body", "scores"), "missing_criterion")]
+    assert problems(error) == [(("scores",), "missing_criterion")]
     assert all(key in error.problems[0].msg for key in ("accuracy", "clarity", "impact"))
 
 
 def test_a_criterion_scored_twice_is_refused() -> None:
     error = refused(scores(accuracy=1, clarity=4, impact=3) + scores(accuracy=2))
-    assert problems(error) == [(("body", "scores", 3, "criterion"), "duplicate")]
+    assert problems(error) == [(("scores", 3, "criterion"), "duplicate")]
 
 
 def test_an_unknown_criterion_is_refused() -> None:
     error = refused(scores(accuracy=1, clarity=4, impact=3, speed=1))
-    assert problems(error) == [(("body", "scores", 3, "criterion"), "unknown_criterion")]
+    assert problems(error) == [(("scores", 3, "criterion"), "unknown_criterion")]
 
 
 @pytest.mark.parametrize(
@@ -104,16 +104,16 @@ def test_an_unknown_criterion_is_refused() -> None:
 )
 def test_a_score_that_is_not_one_of_the_levels_is_refused(given: dict[str, int], bad_index: int) -> None:
     error = refused(scores(**given))
-    assert problems(error) == [(("body", "scores", bad_index, "score"), "invalid_score")]
+    assert problems(error) == [(("scores", bad_index, "score"), "invalid_score")]
 
 
 def test_every_problem_is_listed_at_once() -> None:
     error = refused([CriterionScore("speed", 1), CriterionScore("accuracy", 7), CriterionScore("accuracy", 1)])
     assert sorted(problems(error)) == sorted([
-        (("body", "scores", 0, "criterion"), "unknown_criterion"),
-        (("body", "scores", 1, "score"), "invalid_score"),
-        (("body", "scores", 2, "criterion"), "duplicate"),
-        (("body", "scores"), "missing_criterion"),
+        (("scores", 0, "criterion"), "unknown_criterion"),
+        (("scores", 1, "score"), "invalid_score"),
+        (("scores", 2, "criterion"), "duplicate"),
+        (("scores",), "missing_criterion"),
     ])
 
 
@@ -154,12 +154,12 @@ def test_valid_content_passes(build: Any, skill: Skill, overrides: dict[str, Any
 @pytest.mark.parametrize(
     ("overrides", "loc"),
     [
-        ({"timebox": timedelta(0)}, ("body", "timebox")),
-        ({"timebox": -timedelta(hours=1)}, ("body", "timebox")),
-        ({"timebox": timedelta(days=30, seconds=1)}, ("body", "timebox")),
-        ({"late_grace": -timedelta(seconds=1)}, ("body", "late_grace")),
-        ({"target_level": 4}, ("body", "target_level")),
-        ({"target_level": 0}, ("body", "target_level")),
+        ({"timebox": timedelta(0)}, ("timebox",)),
+        ({"timebox": -timedelta(hours=1)}, ("timebox",)),
+        ({"timebox": timedelta(days=30, seconds=1)}, ("timebox",)),
+        ({"late_grace": -timedelta(seconds=1)}, ("late_grace",)),
+        ({"target_level": 4}, ("target_level",)),
+        ({"target_level": 0}, ("target_level",)),
     ],
     ids=["timebox-0", "timebox-negative", "timebox-over-30d", "late-grace-negative", "level-above", "level-below"],
 )
@@ -169,7 +169,7 @@ def test_each_rule_is_reported_at_its_field(build: Any, skill: Skill, overrides:
 
 
 def test_an_unknown_skill_is_reported(build: Any) -> None:
-    assert check_problems(build.content(), None) == [(("body", "skill_id"), "unknown_skill")]
+    assert check_problems(build.content(), None) == [(("skill_id",), "unknown_skill")]
 
 
 def duplicate_key_rubric(rubric: Rubric) -> Rubric:
@@ -179,7 +179,7 @@ def duplicate_key_rubric(rubric: Rubric) -> Rubric:
 
 def test_duplicate_criterion_keys_are_reported(build: Any, skill: Skill) -> None:
     content = build.content(skill_id=skill.id, rubric=duplicate_key_rubric(build.rubric))
-    assert check_problems(content, skill) == [(("body", "rubric", "criteria", 1, "key"), "duplicate")]
+    assert check_problems(content, skill) == [(("rubric", "criteria", 1, "key"), "duplicate")]
 
 
 def test_every_broken_rule_is_listed_at_once(build: Any, skill: Skill) -> None:
@@ -188,10 +188,10 @@ def test_every_broken_rule_is_listed_at_once(build: Any, skill: Skill) -> None:
         rubric=duplicate_key_rubric(build.rubric),
     )
     assert [loc for loc, _ in check_problems(content, skill)] == sorted([
-        ("body", "timebox"), ("body", "late_grace"), ("body", "target_level"), ("body", "rubric", "criteria", 1, "key"),
+        ("timebox",), ("late_grace",), ("target_level",), ("rubric", "criteria", 1, "key"),
     ])
     assert [loc for loc, _ in check_problems(content, None)] == sorted([
-        ("body", "timebox"), ("body", "late_grace"), ("body", "skill_id"), ("body", "rubric", "criteria", 1, "key"),
+        ("timebox",), ("late_grace",), ("skill_id",), ("rubric", "criteria", 1, "key"),
     ])
 
 

@@ -252,7 +252,7 @@ async def test_offer_needs_a_reviewer_when_the_assignee_has_no_manager(ctx: Cont
     with pytest.raises(InvalidInput) as refused:
         await assignments.offer(ctx, Offer(brief_id=seeded.brief.id, assignee_id=loner.id))
     assert refused.value.code == "assignment.reviewer_required"
-    assert [p.loc for p in refused.value.problems] == [("body", "reviewer_id")]
+    assert [p.loc for p in refused.value.problems] == [("reviewer_id",)]
     assert event_types(db, tenant_id) == recorded
 
     a = entity(await assignments.offer(ctx, Offer(brief_id=seeded.brief.id, assignee_id=loner.id, reviewer_id=seeded.manager.id)))
@@ -304,7 +304,7 @@ async def test_manager_cycles_are_refused(ctx: Context, db: MemoryDatabase, tena
         with pytest.raises(InvalidInput) as refused:
             await people.update_person(ctx, person.id, {"manager_id": manager.id})
         assert refused.value.code == "person.manager_cycle"
-        assert [p.loc for p in refused.value.problems] == [("body", "manager_id")]
+        assert [p.loc for p in refused.value.problems] == [("manager_id",)]
 
     with pytest.raises(InvalidInput) as refused:
         await people.upsert_person(ctx, top.external_id, PersonFields(display_name=top.display_name, manager_id=bottom.id))

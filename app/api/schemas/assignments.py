@@ -6,13 +6,23 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
+from cachetools import LRUCache
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from pydantic_core import to_json
-import orjson
 
 from app.api.schemas.catalog import DeliverableOut, RubricOut
 from app.api.schemas.common import (
-    ActorOut, Duration, ExternalId, ListOf, Name, RequestModel, Resource, Text, UtcDatetime, no_control_characters,
+    ActorOut,
+    Duration,
+    ExternalId,
+    ListOf,
+    Name,
+    RequestModel,
+    Resource,
+    Text,
+    UtcDatetime,
+    no_control_characters,
 )
 from app.domain.actors import Actor
 from app.domain.assignment import Action, State
@@ -116,22 +126,6 @@ class PinnedBriefOut(BaseModel):
     late_grace: Duration
 
 
-_PINNED_OUT: dict[int, tuple[Any, PinnedBriefOut]] = {}
-
-
-def _pinned_out(brief: Any) -> PinnedBriefOut:
-    """The pinned brief's representation, built once per brief-version object (assignments share them,
-    see repositories.PinnedBriefs), instead of once per assignment in every list."""
-    hit = _PINNED_OUT.get(id(brief))
-    if hit is not None and hit[0] is brief:
-        return hit[1]
-    if len(_PINNED_OUT) >= 4096:
-        _PINNED_OUT.clear()
-    out = PinnedBriefOut.model_validate(brief, from_attributes=True)
-    _PINNED_OUT[id(brief)] = (brief, out)
-    return out
-
-
 class AssignmentOut(Resource):
     state: State = Field(description="The effective state: deadlines that passed count even before the sweeper runs.")
     allowed_actions: list[Action] = Field(description="What this caller may do now.")
@@ -156,36 +150,49 @@ class AssignmentOut(Resource):
     late: bool = Field(description="Whether the latest submission came after due_at.")
 
     @classmethod
-    def of(cls, view: AssignmentView, now: datetime, actor: Actor) -> "AssignmentOut":
+    def of(cls, view: AssignmentView, now: datetime, actor: Actor) -> AssignmentOut:
         return cls(**cls.fields_of(view, now, actor))
 
     @staticmethod
     def fields_of(view: AssignmentView, now: datetime, actor: Actor) -> dict[str, Any]:
-        a = view.assignment
-        return dict(
-            id=a.id, version=a.version, created_at=a.created_at, updated_at=a.updated_at,
-            state=a.effective_state(now), allowed_actions=view.allowed_actions(now, actor),
-            brief_id=a.brief_id, brief_version=a.brief_version,
-            brief=_pinned_out(a.brief),
-            skill_id=a.skill_id, assignee_id=a.assignee_id, reviewer_id=a.reviewer_id,
-            offered_by=ActorOut.of(a.offered_by), context_note=a.context_note, external_ref=a.external_ref,
-            attempt=a.attempt, max_attempts=a.max_attempts, offer_expires_at=a.offer_expires_at,
-            starts_at=a.starts_at, due_at=a.due_at, submitted_at=a.submitted_at, review_due_at=a.review_due_at,
-            outcome=a.outcome, score=a.score, late=a.late,
-        )
+        """The model's fields (a subclass adds its own): the one serialiser's values, the brief as its model."""
+        return _fields(view, now, actor, PinnedBriefOut.model_validate(view.assignment.brief, from_attributes=True))
 
 
 class AssignmentList(ListOf[AssignmentOut]):
     pass
 
 
-# -- the hot representations, serialised straight from the domain objects ------------------------------
+# -- the one serialiser ----------------------------------------------------------------------------------
 # AssignmentOut.of(...) builds and validates a model per assignment, and FastAPI then dumps it; for a page
-# of 50 that was most of the request. These functions write the same bytes (tests/unit/test_fast_json.py
-# compares them with the models' own JSON for every state) from plain values, and the pinned brief's JSON
-# once per brief version. The models above stay the contract: routes name them as response_model.
+# of 50 that was most of the request. `_fields` says once what an assignment's representation holds, as
+# plain values in the order AssignmentOut declares them; the model is built from them (`fields_of`), and the
+# hot routes write them with orjson (`assignment_json`), the pinned brief's JSON encoded once per brief
+# version. tests/unit/test_fast_json.py holds the two byte for byte equal for every state. The models stay
+# the contract: routes name them as response_model.
 
-_PINNED_JSON: dict[int, tuple[Any, bytes]] = {}
+PinnedKey = tuple[int, int, int]
+"""(tenant_id, brief_id, brief_version) of a pinned brief version, frozen once published; the UUIDs as their
+128-bit ints, which hash in C (a UUID's __hash__ is a Python call, half the cost of a lookup)."""
+
+_PINNED_JSON: LRUCache[PinnedKey, orjson.Fragment] = LRUCache(maxsize=4096)
+"""The pinned brief's JSON per brief version: the assignments of a page mostly share a few."""
+
+
+def _fields(view: AssignmentView, now: datetime, actor: Actor, brief: Any) -> dict[str, Any]:
+    a = view.assignment
+    by = a.offered_by
+    return {
+        "id": a.id, "version": a.version, "created_at": a.created_at, "updated_at": a.updated_at,
+        "state": a.effective_state(now), "allowed_actions": view.allowed_actions(now, actor),
+        "brief_id": a.brief_id, "brief_version": a.brief_version, "brief": brief,
+        "skill_id": a.skill_id, "assignee_id": a.assignee_id, "reviewer_id": a.reviewer_id,
+        "offered_by": {"type": by.type, "id": by.id, "on_behalf_of": by.on_behalf_of},  # a StrEnum: written as its value
+        "context_note": a.context_note, "external_ref": a.external_ref, "attempt": a.attempt, "max_attempts": a.max_attempts,
+        "offer_expires_at": a.offer_expires_at, "starts_at": a.starts_at, "due_at": a.due_at,
+        "submitted_at": a.submitted_at, "review_due_at": a.review_due_at, "outcome": a.outcome,
+        "score": None if a.score is None else float(a.score), "late": a.late,
+    }
 
 
 def _dumps(value: Any) -> bytes:
@@ -202,38 +209,22 @@ def _fragment(value: Any) -> Any:
     return orjson.Fragment(to_json(value))
 
 
-def _pinned_json(brief: Any) -> bytes:
-    hit = _PINNED_JSON.get(id(brief))
-    if hit is not None and hit[0] is brief:
-        return hit[1]
-    if len(_PINNED_JSON) >= 4096:
-        _PINNED_JSON.clear()
-    encoded = _pinned_out(brief).model_dump_json().encode()
-    _PINNED_JSON[id(brief)] = (brief, encoded)
-    return encoded
+def _pinned_json(a: Any) -> orjson.Fragment:
+    key = (a.tenant_id.int, a.brief_id.int, a.brief_version)
+    try:
+        return _PINNED_JSON[key]  # not .get(): on the path every item takes, it costs twice what a miss's KeyError does
+    except KeyError:
+        encoded = _PINNED_JSON[key] = orjson.Fragment(PinnedBriefOut.model_validate(a.brief, from_attributes=True).model_dump_json())
+        return encoded
 
 
 def assignment_json(view: AssignmentView, now: datetime, actor: Actor, extra: dict[str, Any] | None = None) -> bytes:
     """AssignmentOut.of(view, now, actor).model_dump_json(), without building the model; `extra` fields
     (a subclass's, such as ReviewQueueItem.waited) go last, as the subclass declares them."""
-    a = view.assignment
-    by = a.offered_by
-    head = _dumps({
-        "id": a.id, "version": a.version, "created_at": a.created_at, "updated_at": a.updated_at,
-        "state": a.effective_state(now), "allowed_actions": view.allowed_actions(now, actor),
-        "brief_id": a.brief_id, "brief_version": a.brief_version,
-    })
-    tail = {
-        "skill_id": a.skill_id, "assignee_id": a.assignee_id, "reviewer_id": a.reviewer_id,
-        "offered_by": {"type": by.type.value, "id": by.id, "on_behalf_of": by.on_behalf_of},
-        "context_note": a.context_note, "external_ref": a.external_ref, "attempt": a.attempt, "max_attempts": a.max_attempts,
-        "offer_expires_at": a.offer_expires_at, "starts_at": a.starts_at, "due_at": a.due_at,
-        "submitted_at": a.submitted_at, "review_due_at": a.review_due_at, "outcome": a.outcome,
-        "score": None if a.score is None else float(a.score), "late": a.late,
-    }
+    fields = _fields(view, now, actor, _pinned_json(view.assignment))
     if extra:
-        tail.update(extra)
-    return b"".join((head[:-1], b',"brief":', _pinned_json(a.brief), b",", _dumps(tail)[1:]))
+        fields.update(extra)
+    return _dumps(fields)
 
 
 def list_json(items: list[bytes], next_cursor: str | None) -> bytes:
@@ -277,7 +268,7 @@ class SubmissionOut(BaseModel):
     reclaimed_at: datetime | None
 
     @classmethod
-    def of(cls, s: Submission) -> "SubmissionOut":
+    def of(cls, s: Submission) -> SubmissionOut:
         return cls(
             id=s.id, assignment_id=s.assignment_id, attempt=s.attempt, status=s.status.value, body=s.content.body,
             links=[LinkOut.model_validate(x, from_attributes=True) for x in s.content.links],
@@ -311,7 +302,7 @@ class ReviewOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, r: Review) -> "ReviewOut":
+    def of(cls, r: Review) -> ReviewOut:
         return cls(
             id=r.id, assignment_id=r.assignment_id, submission_id=r.submission_id, attempt=r.attempt,
             reviewer_id=r.reviewer_id, reviewed_by=ActorOut.of(r.reviewed_by), outcome=r.outcome,
@@ -336,7 +327,7 @@ class ExtensionOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, x: Extension) -> "ExtensionOut":
+    def of(cls, x: Extension) -> ExtensionOut:
         return cls(
             id=x.id, assignment_id=x.assignment_id, attempt=x.attempt, previous_due_at=x.previous_due_at, due_at=x.due_at,
             reason=x.reason, reopened=x.reopened, extended_by=ActorOut.of(x.extended_by), created_at=x.created_at,
@@ -366,7 +357,7 @@ class EventOut(BaseModel):
     details: dict[str, Any] = Field(description="Facts about the change itself: reason, previous due_at...")
 
     @classmethod
-    def of(cls, e: Event) -> "EventOut":
+    def of(cls, e: Event) -> EventOut:
         return cls(
             id=e.id, type=e.type, occurred_at=e.occurred_at, actor=ActorOut.of(e.actor),
             subject=SubjectOut(type=e.subject_type, id=e.subject_id), data=e.data, details=e.details,

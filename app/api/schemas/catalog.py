@@ -126,7 +126,7 @@ class _BriefFields(RequestModel):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
 
 
-def _content_value(name: str, value: Any, model: BaseModel) -> Any:
+def _content_value(name: str, value: Any, model: BriefCreate | BriefUpdate) -> Any:
     if name == "rubric":
         return model.rubric.domain()
     if name == "deliverable":  # from the model, not the dump: exclude_unset would drop nested defaults

@@ -47,7 +47,7 @@ class UnreadableFile(InvalidInput):
     title = "The file cannot be read"
 
     def __init__(self, detail: str) -> None:
-        super().__init__([FieldProblem(("body",), detail, "unreadable")], code=self.code)
+        super().__init__([FieldProblem((), detail, "unreadable")], code=self.code)
 
 
 class Upload:
@@ -71,7 +71,7 @@ class Upload:
             for record in self.reader.feed(text):
                 await self._take(record)
         except BadHeader as exc:
-            raise InvalidInput([FieldProblem(("body", "header"), str(exc), "csv_header")], code="import.bad_header") from None
+            raise InvalidInput([FieldProblem(("header",), str(exc), "csv_header")], code="import.bad_header") from None
         if self.reader.header is not None and self.job is None:
             await self._start()
 
@@ -84,7 +84,7 @@ class Upload:
             await self._take(record)
         if self.job is None:
             if self.reader.header is None:
-                raise invalid(("body",), "The file holds no rows.", "empty", code="import.empty_file")
+                raise invalid((), "The file holds no rows.", "empty", code="import.empty_file")
             await self._start()
         assert self.job is not None
         await imports.receive(self.ctx, self.job.id, self.rows)
@@ -99,7 +99,7 @@ class Upload:
         if self.reader.header is not None:
             problems = header_problems(self.kind, self.reader.header)
             if problems:
-                raise InvalidInput([FieldProblem(("body", "header"), p, "csv_header") for p in problems], code="import.bad_header")
+                raise InvalidInput([FieldProblem(("header",), p, "csv_header") for p in problems], code="import.bad_header")
         self.job = await imports.start(self.ctx, self.kind, self.reader.format)
 
     async def _take(self, record: Record) -> None:
@@ -193,4 +193,6 @@ async def _errors_csv(ctx: Ctx, import_id: UUID) -> StreamingResponse:
                 return
             page = await imports.errors(ctx, import_id, PageRequest(limit=MAX_LIMIT, after=page.next_after))
 
-    return StreamingResponse(lines(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
+    return StreamingResponse(
+        lines(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
+    )
