@@ -17,10 +17,13 @@ from app.api.schemas.common import (
     Duration,
     ExternalId,
     ListOf,
-    Name,
+    LongText,
+    Name200,
+    Name255,
     RequestModel,
     Resource,
-    Text,
+    Text5000,
+    Text100000,
     UtcDatetime,
     no_control_characters,
 )
@@ -39,7 +42,7 @@ class OfferIn(RequestModel):
     brief_id: UUID = Field(description="A published brief; its current published revision is pinned.")
     assignee_id: UUID
     reviewer_id: UUID | None = Field(default=None, description="Defaults to the assignee's manager.")
-    context_note: Text(5000) | None = Field(default=None, description="Why this task, for this person, now.")  # type: ignore[valid-type]
+    context_note: Text5000 | None = Field(default=None, description="Why this task, for this person, now.")
     offer_expires_at: UtcDatetime | None = Field(default=None, description="Defaults to now + the brief's offer_ttl.")
     external_ref: ExternalId | None = Field(default=None, description="The caller's own id for this offer; unique in the tenant.")
 
@@ -66,11 +69,11 @@ class ExtendIn(RequestModel):
 
 class LinkIn(RequestModel):
     url: Url
-    title: Name(200) | None = None  # type: ignore[valid-type]
+    title: Name200 | None = None
 
 
 class AttachmentIn(RequestModel):
-    name: Name(255)  # type: ignore[valid-type]
+    name: Name255
     url: Url
     media_type: Annotated[str, StringConstraints(max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")] | None = None
     size: int | None = Field(default=None, ge=0, le=10**13)
@@ -78,7 +81,7 @@ class AttachmentIn(RequestModel):
 
 
 class SubmitIn(RequestModel):
-    body: Text(100_000) | None = Field(default=None, description="The text of the deliverable, or a note about it.")  # type: ignore[valid-type]
+    body: Text100000 | None = Field(default=None, description="The text of the deliverable, or a note about it.")
     links: list[LinkIn] = Field(default_factory=list, max_length=20)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
     time_spent: Duration | None = Field(default=None, description="ISO 8601 duration, e.g. PT2H30M.")
@@ -95,13 +98,13 @@ class SubmitIn(RequestModel):
 class ScoreIn(RequestModel):
     criterion: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     score: int = Field(ge=0, le=1000)
-    comment: Text(5000) | None = None  # type: ignore[valid-type]
+    comment: Text5000 | None = None
 
 
 class ReviewIn(RequestModel):
     outcome: Outcome
     scores: list[ScoreIn] = Field(max_length=20, description="One score per rubric criterion, each one of its levels.")
-    feedback: Text(20000, 1)  # type: ignore[valid-type]
+    feedback: LongText
 
     def review(self) -> ReviewInput:
         return ReviewInput(

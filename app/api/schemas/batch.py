@@ -11,7 +11,7 @@ from pydantic import BaseModel, EmailStr, Field, ValidationError, model_validato
 from app.api.errors import validation_problem
 from app.api.problems import Problem
 from app.api.schemas.catalog import BriefUpdate, Key, SkillUpdate
-from app.api.schemas.common import ExternalId, Name, RequestModel, Text, UtcDatetime
+from app.api.schemas.common import ExternalId, Name200, RequestModel, Text5000, UtcDatetime
 from app.domain.batch import MAX_BATCH_ITEMS, Item, ItemStatus
 from app.domain.imports import ImportKind, ImportRow
 from app.services.assignments_batch import OfferRecord
@@ -24,13 +24,13 @@ class PersonBatchItem(RequestModel):
     (on a new person they take their defaults). A null clears email, team, title or the manager."""
 
     external_id: ExternalId
-    display_name: Name(200) = Field(default=None, description="Required for a new person.")  # type: ignore[valid-type]
+    display_name: Name200 = Field(default=None, description="Required for a new person.")  # type: ignore[assignment]
     email: EmailStr | None = None
     manager_external_id: ExternalId | None = Field(default=None,
         description="The manager, by external_id: stored, or anywhere in this batch.")
     manager_id: UUID | None = Field(default=None, description="The manager by id (instead of manager_external_id).")
-    team: Name(200) | None = None  # type: ignore[valid-type]
-    title: Name(200) | None = None  # type: ignore[valid-type]
+    team: Name200 | None = None
+    title: Name200 | None = None
     active: bool = None  # type: ignore[assignment]
     is_admin: bool = Field(default=None, description="Only an admin may change it.")  # type: ignore[assignment]
 
@@ -89,7 +89,7 @@ class OfferBatchItem(RequestModel):
     assignee_external_id: ExternalId = None  # type: ignore[assignment]
     reviewer_id: UUID = Field(default=None, description="Defaults to the assignee's manager.")  # type: ignore[assignment]
     reviewer_external_id: ExternalId = None  # type: ignore[assignment]
-    context_note: Text(5000) | None = None  # type: ignore[valid-type]
+    context_note: Text5000 | None = None
     offer_expires_at: UtcDatetime | None = None
     external_ref: ExternalId | None = Field(default=None,
         description="Your id for the offer: an offer already made under it is reported, not repeated.")

@@ -7,7 +7,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.api.schemas.common import Duration, ListOf, Name, RequestModel, Resource, Text
+from app.api.schemas.common import (
+    Duration,
+    ListOf,
+    LongText,
+    Name100,
+    Name200,
+    RequestModel,
+    Resource,
+    Text500,
+    Text2000,
+    Text5000,
+    Text10000,
+)
 from app.domain import briefs as b
 from app.domain.skills import Skill, SkillLevel
 
@@ -17,26 +29,26 @@ Framework = Literal["esco", "onet", "lightcast", "other"]
 
 class SkillLevelIn(RequestModel):
     level: int = Field(ge=0, le=100, description="Ordinal of the level; higher is more proficient.")
-    name: Name(100)  # type: ignore[valid-type]
-    description: Text(2000) | None = None  # type: ignore[valid-type]
+    name: Name100
+    description: Text2000 | None = None
 
 
 class SkillCreate(RequestModel):
     key: Key = Field(description="Stable, unique key in the tenant, e.g. `sql.query-tuning`.")
-    name: Name(200)  # type: ignore[valid-type]
-    description: Text(5000) | None = None  # type: ignore[valid-type]
+    name: Name200
+    description: Text5000 | None = None
     framework: Framework | None = Field(default=None, description="A public framework the skill maps to.")
-    framework_ref: Text(500) | None = Field(default=None, description="ESCO URI, O*NET code or Lightcast id.")  # type: ignore[valid-type]
+    framework_ref: Text500 | None = Field(default=None, description="ESCO URI, O*NET code or Lightcast id.")
     levels: list[SkillLevelIn] = Field(min_length=1, max_length=20)
 
 
 class SkillUpdate(RequestModel):
     """Only the fields sent change; null clears description, framework and framework_ref."""
 
-    name: Name(200) = None  # type: ignore[valid-type]
-    description: Text(5000) | None = None  # type: ignore[valid-type]
+    name: Name200 = None  # type: ignore[assignment]
+    description: Text5000 | None = None
     framework: Framework | None = None
-    framework_ref: Text(500) | None = None  # type: ignore[valid-type]
+    framework_ref: Text500 | None = None
     levels: list[SkillLevelIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
 
     def changes(self) -> dict[str, Any]:
@@ -72,14 +84,14 @@ class SkillList(ListOf[SkillOut]):
 # -- briefs -------------------------------------------------------------------
 class RubricLevelIn(RequestModel):
     score: int = Field(ge=0, le=1000)
-    label: Name(100)  # type: ignore[valid-type]
-    description: Text(2000) | None = None  # type: ignore[valid-type]
+    label: Name100
+    description: Text2000 | None = None
 
 
 class CriterionIn(RequestModel):
     key: Key
-    title: Name(200)  # type: ignore[valid-type]
-    description: Text(2000) | None = None  # type: ignore[valid-type]
+    title: Name200
+    description: Text2000 | None = None
     weight: float = Field(default=1.0, gt=0, le=100)
     levels: list[RubricLevelIn] = Field(min_length=1, max_length=10)
 
@@ -103,20 +115,20 @@ class RubricIn(RequestModel):
 
 class DeliverableIn(RequestModel):
     kind: b.DeliverableKind = Field(default=b.DeliverableKind.ANY, description="What a submission must contain.")
-    description: Text(2000) | None = None  # type: ignore[valid-type]
+    description: Text2000 | None = None
 
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class _BriefFields(RequestModel):
-    title: Name(200)  # type: ignore[valid-type]
-    instructions: Text(20000, 1)  # type: ignore[valid-type]
+    title: Name200
+    instructions: LongText
     skill_id: UUID
     target_level: int = Field(ge=0, le=100)
     timebox: Duration = Field(description="ISO 8601 duration, more than 0 and at most 30 days (`PT3H`, `P2D`).")
-    context: Text(10000) | None = Field(default=None, description="The business context of the task.")  # type: ignore[valid-type]
-    summary: Text(500) | None = None  # type: ignore[valid-type]
+    context: Text10000 | None = Field(default=None, description="The business context of the task.")
+    summary: Text500 | None = None
     deliverable: DeliverableIn = Field(default_factory=DeliverableIn)
     rubric: RubricIn
     review_within: Duration = Field(default=b.DEFAULT_REVIEW_WITHIN, description="Review SLA after submission (default P2D).")
@@ -149,13 +161,13 @@ class BriefCreate(_BriefFields):
 class BriefUpdate(RequestModel):
     """Only the fields sent change; null clears context and summary. Editing a published brief starts a new draft revision."""
 
-    title: Name(200) = None  # type: ignore[valid-type]
-    instructions: Text(20000, 1) = None  # type: ignore[valid-type]
+    title: Name200 = None  # type: ignore[assignment]
+    instructions: LongText = None  # type: ignore[assignment]
     skill_id: UUID = None  # type: ignore[assignment]
     target_level: int = Field(default=None, ge=0, le=100)  # type: ignore[assignment]
     timebox: Duration = None  # type: ignore[assignment]
-    context: Text(10000) | None = None  # type: ignore[valid-type]
-    summary: Text(500) | None = None  # type: ignore[valid-type]
+    context: Text10000 | None = None
+    summary: Text500 | None = None
     deliverable: DeliverableIn = None  # type: ignore[assignment]
     rubric: RubricIn = None  # type: ignore[assignment]
     review_within: Duration = None  # type: ignore[assignment]

@@ -62,17 +62,23 @@ def no_control_characters(value: str) -> str:
 TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
 
 
-def Text(max_length: int, min_length: int = 0) -> type[str]:  # noqa: N802  (a type factory)
-    """A string with length bounds and no control characters (newlines and tabs allowed)."""
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_control_characters),
-        Field(json_schema_extra={"pattern": TEXT_PATTERN}),
-    ]
+_NO_CONTROL = AfterValidator(no_control_characters)
+_TEXT_SCHEMA = Field(json_schema_extra={"pattern": TEXT_PATTERN})
+_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
+# Texts: length bounds and no control characters (newlines and tabs allowed).
+Text500 = Annotated[str, StringConstraints(min_length=0, max_length=500), _NO_CONTROL, _TEXT_SCHEMA]
+Text2000 = Annotated[str, StringConstraints(min_length=0, max_length=2000), _NO_CONTROL, _TEXT_SCHEMA]
+Text5000 = Annotated[str, StringConstraints(min_length=0, max_length=5000), _NO_CONTROL, _TEXT_SCHEMA]
+Text10000 = Annotated[str, StringConstraints(min_length=0, max_length=10000), _NO_CONTROL, _TEXT_SCHEMA]
+Text100000 = Annotated[str, StringConstraints(min_length=0, max_length=100_000), _NO_CONTROL, _TEXT_SCHEMA]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=20000), _NO_CONTROL, _TEXT_SCHEMA]
+"""Instructions and feedback: up to 20,000 characters, not empty."""
 
-def Name(max_length: int = 200) -> type[str]:  # noqa: N802
-    """A one-line, non-blank name."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=r"^[^\x00-\x1f\x7f]+$")]  # type: ignore[return-value]
+# Names: one line, not blank.
+Name100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NAME_PATTERN)]
+Name200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NAME_PATTERN)]
+Name255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=_NAME_PATTERN)]
 
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f/]+$")]

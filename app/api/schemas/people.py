@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
 
-from app.api.schemas.common import ExternalId, ListOf, Name, RequestModel, Resource
+from app.api.schemas.common import ExternalId, ListOf, Name200, RequestModel, Resource
 from app.domain.people import Person
 from app.services.people import PersonFields, SkillStanding
 
@@ -15,11 +15,11 @@ from app.services.people import PersonFields, SkillStanding
 class PersonUpsert(RequestModel):
     """A full person record keyed by the path's external_id (PUT replaces every field)."""
 
-    display_name: Name(200)  # type: ignore[valid-type]
+    display_name: Name200
     email: EmailStr | None = None
     manager_id: UUID | None = Field(default=None, description="The person's manager, a person in the same tenant.")
-    team: Name(200) | None = None  # type: ignore[valid-type]
-    title: Name(200) | None = None  # type: ignore[valid-type]
+    team: Name200 | None = None
+    title: Name200 | None = None
     active: bool = True
     is_admin: bool = Field(default=False, description="A tenant admin; only an admin may set it.")
 
@@ -38,11 +38,11 @@ class PersonUpdate(RequestModel):
     """Only the fields sent change; null clears email, manager_id, team and title."""
 
     external_id: ExternalId = None  # type: ignore[assignment]
-    display_name: Name(200) = None  # type: ignore[valid-type]
+    display_name: Name200 = None  # type: ignore[assignment]
     email: EmailStr | None = None
     manager_id: UUID | None = None
-    team: Name(200) | None = None  # type: ignore[valid-type]
-    title: Name(200) | None = None  # type: ignore[valid-type]
+    team: Name200 | None = None
+    title: Name200 | None = None
     active: bool = None  # type: ignore[assignment]
     is_admin: bool = None  # type: ignore[assignment]
 

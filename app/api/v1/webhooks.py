@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.deps import Ctx, IfMatch, Paging, page_body, set_etag
 from app.api.problems import problem_responses
-from app.api.schemas.common import ListOf, RequestModel, Resource, Text
+from app.api.schemas.common import ListOf, RequestModel, Resource, Text500
 from app.domain.webhooks import Delivery, DeliveryStatus, Webhook
 from app.services import webhooks as service
 from app.services.webhooks import WebhookFields
@@ -27,7 +27,7 @@ class WebhookIn(RequestModel):
     url: Url = Field(description="https only (unless the server allows private URLs for development).")
     event_types: list[Pattern] = Field(default=["*"], min_length=1, max_length=50,
         description="Types or families (`assignment.*`); `*` for all.")
-    description: Text(500) | None = None  # type: ignore[valid-type]
+    description: Text500 | None = None
     active: bool = True
 
 
@@ -36,7 +36,7 @@ class WebhookUpdate(RequestModel):
 
     url: Url = None  # type: ignore[assignment]
     event_types: list[Pattern] = Field(default=None, min_length=1, max_length=50)  # type: ignore[arg-type]
-    description: Text(500) | None = None  # type: ignore[valid-type]
+    description: Text500 | None = None
     active: bool = None  # type: ignore[assignment]
 
 
