@@ -22,7 +22,8 @@ needs_postgres = pytest.mark.skipif(POSTGRES_URL is None, reason="needs STINT_TE
 
 def test_bind_processors_convert_what_sqlalchemy_would_before_the_driver() -> None:
     stmt = t.events.insert()
-    compiled = stmt.compile(dialect=PGDialect_asyncpg(json_serializer=lambda value: f"json:{value}"), column_keys=["tenant_id", "id", "data", "occurred_at"])
+    dialect = PGDialect_asyncpg(json_serializer=lambda value: f"json:{value}")
+    compiled = stmt.compile(dialect=dialect, column_keys=["tenant_id", "id", "data", "occurred_at"])
     processors = bind_processors(compiled)
     assert isinstance(processors, dict) and set(processors) >= {"data", "occurred_at"}
     assert processors["data"]({"a": 1}) == "json:{'a': 1}", "JSON goes to the driver as text, by the engine's serialiser"
