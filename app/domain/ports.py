@@ -16,7 +16,8 @@ from app.domain.keys import ApiKey, Tenant
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
-from app.domain.xapi import Learner
+from app.domain.lrs import LrsHealth
+from app.domain.xapi import StatementQuery
 from app.domain.webhooks import AttemptResult, Claimed, Delivery, Health, Webhook, WebhookKind
 from app.domain.work import Evidence, Extension, Review, Submission
 
@@ -203,7 +204,8 @@ class UnitOfWork(Protocol):
     events: EventRepository
     webhooks: WebhookRepository
     deliveries: DeliveryRepository
-    statement_source: StatementSource
+    statements: StatementStore
+    lrs: LrsDeliveryRepository
     imports: ImportRepository
 
     async def __aenter__(self) -> Self: ...
@@ -260,11 +262,22 @@ class WebhookSender(Protocol):
     async def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> AttemptResult: ...
 
 
-class StatementSource(Protocol):
-    """What xAPI statements need besides events: learners and skill names, one query each."""
+class StatementStore(Protocol):
+    """The tenant's xAPI statements, each stored when its event was (see app.domain.xapi)."""
 
-    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, Learner]: ...
-    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]: ...
+    async def page(self, query: StatementQuery) -> list[tuple[int, str]]:
+        """(feed seq, the statement's stored JSON text) in the query's order: up to `limit + 1`, the extra one
+        saying a next page exists."""
+        ...
+
+
+class LrsDeliveryRepository(Protocol):
+    """The LRS's deliveries as a whole; each one is also in DeliveryRepository (by the LRS's webhook id)."""
+
+    async def retry_pending_now(self, webhook_id: UUID, now: datetime) -> int: ...
+    async def pending(self, webhook_id: UUID) -> int: ...
+    async def discard_pending(self, webhook_id: UUID) -> int: ...
+    async def health(self, webhook_id: UUID) -> LrsHealth: ...
 
 
 class TenantDirectory(Protocol):

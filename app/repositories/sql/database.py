@@ -24,8 +24,10 @@ from app.repositories.sql.driver import CONNECTION_FAILURES, connection_failed, 
 from app.repositories.sql.sequencer import number_every_tenant
 from app.repositories.sql.repositories import (
     SqlAssignments, SqlBriefs, SqlDeadlineQueue, SqlDeliveries, SqlEvents, SqlEvidence, SqlExtensions, SqlOutbox, SqlPeople,
-    SqlImports, SqlReviews, SqlSkills, SqlStatementSource, SqlSubmissions, SqlWebhooks,
+    SqlImports, SqlReviews, SqlSkills, SqlSubmissions, SqlWebhooks,
 )
+from app.repositories.sql.lrs import SqlLrsDeliveries
+from app.repositories.sql.statements import SqlStatementStore, use_home_page
 
 
 def _json_serializer(value: Any) -> str:
@@ -114,7 +116,8 @@ class SqlUnitOfWork:
         self.events = SqlEvents(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
         self.deliveries = SqlDeliveries(conn, tenant)
-        self.statement_source = SqlStatementSource(conn)
+        self.statements = SqlStatementStore(conn, tenant)
+        self.lrs = SqlLrsDeliveries(conn, tenant)
         self.imports = SqlImports(conn, tenant)
         return self
 
@@ -189,13 +192,16 @@ class OperationsStats:
 class Database:
     """The storage adapter as the app sees it: unit-of-work factories and the tenant directory."""
 
-    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy | None = None, *, statement_home_page: str | None = None) -> None:
         self.engine = engine
         self.policy = policy or ReminderPolicy()
+        if statement_home_page:  # the actor homePage of xAPI statements made while a tenant has no LRS naming one
+            use_home_page(engine, statement_home_page)
 
     @classmethod
-    def from_url(cls, url: str, policy: ReminderPolicy | None = None, **engine_options: Any) -> "Database":
-        return cls(make_engine(url, **engine_options), policy)
+    def from_url(cls, url: str, policy: ReminderPolicy | None = None, *, statement_home_page: str | None = None,
+                 **engine_options: Any) -> "Database":
+        return cls(make_engine(url, **engine_options), policy, statement_home_page=statement_home_page)
 
     def uow(self, tenant_id: UUID, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id, self.policy, readonly)

@@ -37,7 +37,7 @@ from app.domain import xapi
 from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
-from app.repositories.sql import locks
+from app.repositories.sql import locks, statements
 from app.repositories.sql.driver import (
     CONNECTION_FAILURES, RawStatement, RecordRow, announce, connection_failed, driver_of, in_transaction, raw_statement,
 )
@@ -879,6 +879,7 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
     postgres = conn.dialect.name == "postgresql"
     stored: list[Event] = []
     deliveries: list[dict[str, Any]] = []
+    frozen: list[statements.Frozen] = []
     for tenant_id in sorted(by_tenant):
         if postgres:
             batch, webhooks_version = await _store_tenant_events(conn, tenant_id, by_tenant[tenant_id])
@@ -888,8 +889,9 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
         queued = outbox_deliveries(batch, hooks)
-        if any(d.payload is not None for d in queued):
-            await attach_statements(conn, tenant_id, queued, {e.id: e for e in batch}, {h.id: h for h in hooks})
+        tenant_statements = await statements.freeze(conn, tenant_id, batch, hooks)
+        statements.attach(queued, tenant_statements)
+        frozen += tenant_statements.values()
         deliveries += [m.delivery_values(d) for d in queued]
     if not postgres:
         await conn.execute(_insert_statement(t.events), [m.event_values(event) for event in stored])
@@ -898,6 +900,7 @@ async def store_events(conn: AsyncConnection, events: list[Event]) -> list[Event
     elif deliveries:
         insert_deliveries = raw_statement(_insert_statement(t.webhook_deliveries), conn.dialect, tuple(deliveries[0]))
         await _write(conn, insert_deliveries, deliveries, _event_conflict)
+    await statements.store(conn, frozen)
     return stored
 
 
@@ -912,23 +915,6 @@ def outbox_deliveries(events: list[Event], hooks: list[Webhook]) -> list[Deliver
         )
         for event in events for hook in hooks if hook.wants(event.type, event.subject_id)
     ]
-
-
-async def attach_statements(
-    conn: AsyncConnection, tenant_id: UUID, deliveries: list[Delivery], events: dict[UUID, Event], hooks: dict[UUID, Webhook]
-) -> None:
-    """Build the xAPI statement each LRS delivery sends, looking up learners and skills in one query each."""
-    documents = {d.event_id: m.event_document(events[d.event_id]) for d in deliveries if d.payload is not None}
-    learners = await load_learners(conn, tenant_id, {doc["data"]["assignee_id"] for doc in documents.values()})
-    skills = await load_skill_names(conn, tenant_id, {doc["data"]["skill_id"] for doc in documents.values()})
-    for delivery in deliveries:
-        if delivery.payload is None:
-            continue
-        doc, hook = documents[delivery.event_id], hooks[delivery.webhook_id]
-        delivery.payload = xapi.statement(
-            doc, learners[UUID(doc["data"]["assignee_id"])], skills.get(UUID(doc["data"]["skill_id"])),
-            tenant_id=tenant_id, home_page=hook.xapi_home_page or "", use_mbox=hook.xapi_use_mbox,
-        )
 
 
 async def load_learners(conn: AsyncConnection, tenant_id: UUID, ids: set[Any]) -> dict[UUID, xapi.Learner]:

@@ -420,6 +420,26 @@ class ImportRowRow(SQLModel, table=True):
     problem: dict | None = Field(sa_column=Column(NullableJSON, nullable=True))
 
 
+class XapiStatementRow(SQLModel, table=True):
+    """An xAPI statement as it was built when its event was stored: `body` is the exact JSON served and pushed.
+    The other columns are what GET /v1/xapi/statements filters on."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "statement_id"),
+        Index(None, "tenant_id", "registration"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    event_id: UUID = Field(primary_key=True)
+    statement_id: UUID
+    occurred_at: datetime = _ts()
+    verb_id: str = Field(max_length=500)
+    activity_id: str = Field(max_length=2000)
+    agent: str = Field(max_length=2200)
+    registration: UUID
+    body: str = _text(nullable=False)
+
+
 tenants = TenantRow.__table__
 identity_providers = IdentityProviderRow.__table__
 api_keys = ApiKeyRow.__table__
@@ -438,3 +458,4 @@ webhooks = WebhookRow.__table__
 webhook_deliveries = WebhookDeliveryRow.__table__
 import_jobs = ImportJobRow.__table__
 import_rows = ImportRowRow.__table__
+xapi_statements = XapiStatementRow.__table__
