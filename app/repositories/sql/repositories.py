@@ -33,7 +33,6 @@ from app.domain.people import Person, TeamMember
 from app.domain.ports import AssignmentFilter
 from app.domain.skills import Skill
 from app.domain.work import Evidence, Extension, Review, Submission, SubmissionStatus
-from app.domain import xapi
 from app.domain.webhooks import Claimed, Delivery, DeliveryStatus, Health, Webhook, WebhookKind
 from app.repositories.sql import mapping as m
 from app.repositories.sql import tables as t
@@ -917,20 +916,6 @@ def outbox_deliveries(events: list[Event], hooks: list[Webhook]) -> list[Deliver
     ]
 
 
-async def load_learners(conn: AsyncConnection, tenant_id: UUID, ids: set[Any]) -> dict[UUID, xapi.Learner]:
-    p = t.people.c
-    rows = (await conn.execute(
-        select(p.id, p.external_id, p.email, p.display_name).where(p.tenant_id == tenant_id, p.id.in_([UUID(str(i)) for i in ids]))
-    )).all()
-    return {row.id: xapi.Learner(row.external_id, row.email, row.display_name) for row in rows}
-
-
-async def load_skill_names(conn: AsyncConnection, tenant_id: UUID, ids: set[Any]) -> dict[UUID, str]:
-    k = t.skills.c
-    rows = (await conn.execute(select(k.id, k.name).where(k.tenant_id == tenant_id, k.id.in_([UUID(str(i)) for i in ids])))).all()
-    return {row.id: row.name for row in rows}
-
-
 class ActiveWebhooks:
     """Per tenant, the webhooks that receive events, cached per process and keyed by the tenant's
     webhooks_version (bumped in the same transaction as any webhook change, read with the event seqs),
@@ -1116,17 +1101,6 @@ class SqlWebhooks(_TenantTable[Webhook]):
 
     async def list(self, page: PageRequest, kind: WebhookKind = WebhookKind.STANDARD) -> Page[Webhook]:
         return await self._page(page, self.table.c.kind == kind.value)
-
-
-class SqlStatementSource:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, xapi.Learner]:
-        return await load_learners(self._conn, tenant_id, person_ids)
-
-    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]:
-        return await load_skill_names(self._conn, tenant_id, skill_ids)
 
 
 class SqlDeliveries(_TenantTable[Delivery]):
