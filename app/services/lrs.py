@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from app.domain import webhooks as wh
 from app.domain import xapi
@@ -18,7 +19,6 @@ from app.domain.pagination import Page, PageRequest
 from app.domain.webhooks import Delivery, Webhook, WebhookKind
 from app.services.context import Context, require_found
 from app.services.webhooks import check_url
-from uuid import UUID
 
 
 @dataclass(frozen=True)

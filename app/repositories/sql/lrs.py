@@ -5,10 +5,11 @@ The LRS is a webhook row of kind `xapi`; its deliveries live in webhook_deliveri
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.lrs import LrsHealth, LrsTotals
 from app.domain.webhooks import DeliveryStatus, WebhookKind
@@ -23,7 +24,7 @@ class SqlLrsDeliveries:
     def __init__(self, conn: AsyncConnection, tenant_id: UUID) -> None:
         self._conn, self._tenant_id = conn, tenant_id
 
-    def _of(self, webhook_id: UUID) -> list:
+    def _of(self, webhook_id: UUID) -> list[Any]:
         d = t.webhook_deliveries.c
         return [d.tenant_id == self._tenant_id, d.webhook_id == webhook_id]
 
