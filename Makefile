@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint openapi clean bench fuzz
+LRS_VENV := .venv-lrs
+LRS_STAMP := $(LRS_VENV)/.installed-stamp
+
+.PHONY: install lrs run test lint openapi clean bench fuzz
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +17,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Ralph, the learning record store the xAPI tests push to and read back, in a virtualenv of its own
+# (it pins an older FastAPI than ours). tests/db/test_lrs.py starts it on loopback.
+$(LRS_STAMP): lrs-constraints.txt
+	test -x $(LRS_VENV)/bin/python || $(PYTHON) -m venv $(LRS_VENV)
+	$(LRS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LRS_VENV)/bin/python -m pip install --quiet -c lrs-constraints.txt 'ralph-malph[cli,lrs]' requests
+	touch $(LRS_STAMP)
+
+lrs: $(LRS_STAMP)
+
 run: install
 	$(BIN)/stint migrate
 	$(BIN)/stint demo
 	$(BIN)/stint serve --with-worker
 
-test: install lint
+test: install lrs lint
 	$(BIN)/python -m pytest
 
 # import-linter's layer contracts, ruff (style, imports sorted, line length 140), mypy on app/ against the ports.
@@ -42,7 +55,7 @@ fuzz: install
 	STINT_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest tests/test_contract_fuzz.py $(FUZZ_ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LRS_VENV) *.egg-info .pytest_cache
 
 # Needs PostgreSQL at 127.0.0.1:5432 (uses database stint_bench); wrk if installed. A quick run:
 # make bench BENCH_ARGS='--scale small --seconds 3'

@@ -32,7 +32,8 @@ from app.workers.sender import HttpSender, delivery_limits
 def _with_database(work: Callable[[Database], Awaitable[Any]]) -> Any:
     async def run() -> Any:
         settings = get_settings()
-        database = Database.from_url(settings.database_url, settings.reminder_policy(), **settings.engine_options())
+        database = Database.from_url(settings.database_url, settings.reminder_policy(), statement_home_page=settings.public_url,
+            **settings.engine_options())
         try:
             return await work(database)
         finally:

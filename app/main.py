@@ -66,7 +66,8 @@ def create_app(
     settings = settings or get_settings()
     logs.configure(settings.log_level)
     owns_database = database is None
-    database = database or Database.from_url(settings.database_url, settings.reminder_policy(), **settings.engine_options())
+    database = database or Database.from_url(settings.database_url, settings.reminder_policy(),
+        statement_home_page=settings.public_url, **settings.engine_options())
     clock = clock or SystemClock()
     http = http or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     jwks = JwksCache(http, ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds)

@@ -19,6 +19,7 @@ EXPECTED_OPERATIONS = {
     "get_me", "list_my_assignments", "list_my_reviews", "list_my_team", "get_identity_provider", "list_events",
     "create_webhook", "list_webhooks", "get_webhook", "update_webhook", "delete_webhook", "rotate_webhook_secret",
     "ping_webhook", "list_webhook_deliveries", "retry_webhook_delivery", "set_lrs", "get_lrs", "delete_lrs",
+    "list_lrs_deliveries", "retry_lrs_delivery",
     "list_xapi_statements", "readyz", "metrics",
     "batch_upsert_people", "batch_upsert_skills", "batch_upsert_briefs", "batch_offer_assignments",
     "create_import", "list_imports", "get_import", "list_import_errors",

@@ -25,6 +25,13 @@ class UnsupportedMediaType(domain.DomainError):
     title = "Unsupported Media Type"
 
 
+class BadQuery(domain.DomainError):
+    """A query parameter the operation does not know or cannot take (400)."""
+
+    code = "bad_query"
+    title = "Bad query parameter"
+
+
 _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.NotFound, 404),
     (domain.InvalidTransition, 409),
@@ -36,6 +43,7 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (InvalidCursor, 400),
     (TooManyItems, 413),
     (UnsupportedMediaType, 415),
+    (BadQuery, 400),
 ]
 
 

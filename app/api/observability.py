@@ -32,6 +32,13 @@ class Metrics:
         self.pool_in_use = Gauge("stint_db_pool_connections_in_use", "Database connections checked out", registry=self.registry)
         self.outbox_backlog = Gauge("stint_webhook_outbox_backlog", "Webhook deliveries pending", registry=self.registry)
         self.outbox_failed = Gauge("stint_webhook_deliveries_failed", "Webhook deliveries that failed for good", registry=self.registry)
+        self.lrs_backlog = Gauge("stint_lrs_backlog", "xAPI statements not yet delivered to their LRS", registry=self.registry)
+        self.lrs_oldest_pending = Gauge("stint_lrs_oldest_pending_seconds", "Age of the oldest statement not yet delivered to its LRS",
+                                        registry=self.registry)
+        self.lrs_failing = Gauge("stint_lrs_failing", "LRSs whose every delivery attempt fails now", registry=self.registry)
+        self.lrs_failing_seconds = Gauge("stint_lrs_failing_seconds",
+            "How long the longest run of consecutive failed LRS deliveries has lasted",
+                                         registry=self.registry)
         self.sweeper_lag = Gauge("stint_sweeper_lag_seconds", "Age of the oldest deadline due and not yet swept", registry=self.registry)
 
 
@@ -74,12 +81,17 @@ class RequestContext:
 
 
 async def refresh_gauges(metrics: Metrics, health: StorageHealth, source: OperationsStatsSource, now: datetime) -> None:
-    """Gauges read at scrape time: pool use, outbox backlog and failures, sweeper lag."""
+    """Gauges read at scrape time: pool use, outbox backlog and failures, sweeper lag, LRS delivery."""
     metrics.pool_in_use.set(health.connections_in_use())
     try:
         stats = await source.operations_stats(now)
+        lrs = await source.lrs_totals()
     except Exception:  # a scrape must answer even when the database does not; /readyz says why
         return
     metrics.outbox_backlog.set(stats.pending_deliveries)
     metrics.outbox_failed.set(stats.failed_deliveries)
     metrics.sweeper_lag.set(stats.sweeper_lag_seconds)
+    metrics.lrs_backlog.set(lrs.backlog)
+    metrics.lrs_oldest_pending.set(0.0 if lrs.oldest_pending_at is None else max(0.0, (now - lrs.oldest_pending_at).total_seconds()))
+    metrics.lrs_failing.set(lrs.failing)
+    metrics.lrs_failing_seconds.set(0.0 if lrs.failing_since is None else max(0.0, (now - lrs.failing_since).total_seconds()))

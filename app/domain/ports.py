@@ -14,12 +14,13 @@ from app.domain.idempotency import Attempt, StoredResponse
 from app.domain.identity import IdentityProvider, SubjectMatch
 from app.domain.imports import ImportJob, ImportKind, ImportRow
 from app.domain.keys import ApiKey, Tenant
+from app.domain.lrs import LrsHealth, LrsTotals
 from app.domain.pagination import Page, PageRequest
 from app.domain.people import Person, TeamMember
 from app.domain.skills import Skill
 from app.domain.webhooks import AttemptResult, Claimed, Delivery, Health, Webhook, WebhookKind
 from app.domain.work import Evidence, Extension, Review, Submission
-from app.domain.xapi import Learner
+from app.domain.xapi import StatementQuery
 
 
 class Clock(Protocol):
@@ -218,7 +219,9 @@ class UnitOfWork(Protocol):
     @property
     def deliveries(self) -> DeliveryRepository: ...
     @property
-    def statement_source(self) -> StatementSource: ...
+    def statements(self) -> StatementStore: ...
+    @property
+    def lrs(self) -> LrsDeliveryRepository: ...
     @property
     def imports(self) -> ImportRepository: ...
 
@@ -286,11 +289,22 @@ class WebhookSender(Protocol):
     async def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> AttemptResult: ...
 
 
-class StatementSource(Protocol):
-    """What xAPI statements need besides events: learners and skill names, one query each."""
+class StatementStore(Protocol):
+    """The tenant's xAPI statements, each stored when its event was (see app.domain.xapi)."""
 
-    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, Learner]: ...
-    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]: ...
+    async def page(self, query: StatementQuery) -> list[tuple[int, str]]:
+        """(feed seq, the statement's stored JSON text) in the query's order: up to `limit + 1`, the extra one
+        saying a next page exists."""
+        ...
+
+
+class LrsDeliveryRepository(Protocol):
+    """The LRS's deliveries as a whole; each one is also in DeliveryRepository (by the LRS's webhook id)."""
+
+    async def retry_pending_now(self, webhook_id: UUID, now: datetime) -> int: ...
+    async def pending(self, webhook_id: UUID) -> int: ...
+    async def discard_pending(self, webhook_id: UUID) -> int: ...
+    async def health(self, webhook_id: UUID) -> LrsHealth: ...
 
 
 class TenantDirectory(Protocol):
@@ -372,6 +386,9 @@ class OperationsStatsSource(Protocol):
     """What the metrics scrape reads across every tenant: the outbox backlog and how far the sweeper lags."""
 
     async def operations_stats(self, now: datetime) -> OperationsStats: ...
+    async def lrs_totals(self) -> LrsTotals:
+        """Across tenants: the LRS backlog, its oldest statement, and the LRSs failing now."""
+        ...
 
 
 class StorageHealth(Protocol):

@@ -70,8 +70,8 @@ class Webhook:
     xapi_use_mbox: bool = False
 
     def wants(self, event_type: str, subject_id: UUID) -> bool:
-        if self.kind is WebhookKind.XAPI:  # an LRS takes statements, and only the types that map to one
-            return self.active and event_type in self.event_types
+        if self.kind is WebhookKind.XAPI:  # an LRS takes statements, and only the types that map to one;
+            return event_type in self.event_types  # paused or disabled, it still queues them (sent once active again)
         if event_type.startswith("webhook."):  # about a webhook: only that webhook hears it
             return subject_id == self.id
         return self.active and any(type_matches(pattern, event_type) for pattern in self.event_types)
@@ -142,6 +142,8 @@ class AttemptResult:
     status_code: int | None
     error: str | None
     duration_ms: float
+    body_excerpt: str | None = None
+    """The start of the answer's body, when it was not a success."""
 
     @property
     def succeeded(self) -> bool:
@@ -157,9 +159,12 @@ def record_attempt(delivery: Delivery, result: AttemptResult, now: datetime, rng
     """Log the attempt and decide what comes next: done, retry after the schedule's wait, or failed."""
     delivery.attempts += 1
     delivery.last_attempt_at, delivery.last_status_code, delivery.last_error = now, result.status_code, result.error
-    delivery.log = (delivery.log + [{
+    entry: dict[str, Any] = {
         "at": now.isoformat(), "status_code": result.status_code, "error": result.error, "duration_ms": round(result.duration_ms, 1),
-    }])[-MAX_LOG:]
+    }
+    if result.body_excerpt is not None:
+        entry["body_excerpt"] = result.body_excerpt
+    delivery.log = (delivery.log + [entry])[-MAX_LOG:]
     if result.succeeded:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
     elif result.gone or delivery.attempts > len(RETRY_DELAYS):

@@ -2,17 +2,24 @@
 
 Pure mapping: the caller supplies the event (as the feed shows it), the assignee and the skill.
 The statement id is a UUIDv5 of the event id, so sending a statement twice stores it once.
+
+A statement is built once, when its event is stored, and kept as it was built: what the pull endpoint
+serves and what the LRS receives are the same bytes, whatever changes later (docs/xapi.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
 XAPI_VERSION = "1.0.3"
 STATEMENT_NAMESPACE = UUID("5c7f4b7e-2b7a-4f0e-9a8e-3a7d1f0c9b21")
+REGISTRATION_NAMESPACE = UUID("8d3f6a52-1c0e-4b9a-a7d4-6e2b5f9c0a17")
+"""`context.registration` is the UUIDv5 of the assignment id in this namespace: stable, traceable, and of an
+RFC 4122 version that version-strict libraries accept (assignment ids are UUIDv7, which some refuse)."""
+ASSIGNMENT_EXTENSION = "urn:stint:xapi:ext:assignment-id"
 ADL = "http://adlnet.gov/expapi/verbs/"
 STINT_VERB = "urn:stint:xapi:verb:"
 
@@ -39,6 +46,36 @@ class Learner:
     external_id: str
     email: str | None
     display_name: str
+
+
+@dataclass(frozen=True)
+class StatementQuery:
+    """A page of the stored statements: `after` is the seq the previous page ended at (None: the first page);
+    the filters are xAPI's (`agent` as agent_key gives it)."""
+
+    limit: int
+    after: int | None = None
+    ascending: bool = True
+    since: datetime | None = None
+    until: datetime | None = None
+    verb: str | None = None
+    activity: str | None = None
+    agent: str | None = None
+    registration: UUID | None = None
+
+
+def registration(assignment_id: UUID | str) -> UUID:
+    return uuid5(REGISTRATION_NAMESPACE, str(assignment_id))
+
+
+def agent_key(agent: dict[str, Any]) -> str | None:
+    """The agent's inverse functional identifier as one string, to match statements by `agent`; None if it has none."""
+    if isinstance(agent.get("mbox"), str):
+        return f"mbox:{agent['mbox']}"
+    account = agent.get("account")
+    if isinstance(account, dict) and isinstance(account.get("homePage"), str) and isinstance(account.get("name"), str):
+        return f"account:{account['homePage']}|{account['name']}"
+    return None
 
 
 def iso_duration(value: timedelta) -> str:
@@ -70,12 +107,15 @@ def statement(
             "definition": {"name": {"en-US": data.get("brief_title") or "Micro-assignment"}, "type": ASSESSMENT},
         },
         "context": {
-            "registration": str(data["id"]),
+            "registration": str(registration(data["id"])),
             "contextActivities": {"category": [{
                 "objectType": "Activity", "id": f"{base}:skill:{data['skill_id']}",
                 "definition": {"name": {"en-US": skill_name or "Skill"}, "type": SKILL},
             }]},
-            "extensions": {"urn:stint:xapi:ext:target-level": data.get("target_level"), "urn:stint:xapi:ext:attempt": data.get("attempt")},
+            "extensions": {
+                "urn:stint:xapi:ext:target-level": data.get("target_level"), "urn:stint:xapi:ext:attempt": data.get("attempt"),
+                ASSIGNMENT_EXTENSION: str(data["id"]),
+            },
         },
         "timestamp": event["occurred_at"],
     }

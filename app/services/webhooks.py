@@ -178,60 +178,6 @@ async def retry_delivery(ctx: Context, webhook_id: UUID, delivery_id: UUID) -> D
     return delivery
 
 
-# -- the tenant's learning record store -------------------------------------------
-@dataclass(frozen=True)
-class LrsFields:
-    endpoint: str
-    key: str
-    secret: str
-    home_page: str
-    use_mbox: bool = False
-
-
-async def _lrs(uow: Any) -> Webhook | None:
-    page = await uow.webhooks.list(PageRequest(limit=1), kind=WebhookKind.XAPI)
-    return page.items[0] if page.items else None
-
-
-async def set_lrs(ctx: Context, fields: LrsFields, allow_private: bool) -> Webhook:
-    """Forward lifecycle events as xAPI statements to this LRS, through the outbox (retries and log included)."""
-    ctx.actor.require(Scope.ADMIN)
-    check_url(fields.endpoint, allow_private, "endpoint")
-    now = ctx.clock.now()
-    async with ctx.uow() as uow:
-        existing = await _lrs(uow)
-        if existing is not None:
-            await uow.webhooks.delete(existing.id)
-        lrs = Webhook(
-            id=ctx.ids.new_id(), tenant_id=ctx.actor.tenant_id, url=fields.endpoint, event_types=xapi.STATEMENT_TYPES,
-            description="Learning record store", active=True, secret=wh.new_secret(), version=1, created_at=now, updated_at=now,
-            kind=WebhookKind.XAPI, basic_auth=f"{fields.key}:{fields.secret}", xapi_home_page=fields.home_page,
-            xapi_use_mbox=fields.use_mbox,
-        )
-        await uow.webhooks.add(lrs)
-        await uow.commit()
-    return lrs
-
-
-async def get_lrs(ctx: Context) -> Webhook:
-    ctx.actor.require(Scope.ADMIN)
-    async with ctx.uow(readonly=True) as uow:
-        lrs = await _lrs(uow)
-    if lrs is None:
-        raise NotFound("learning record store for this tenant", ctx.actor.tenant_id)
-    return lrs
-
-
-async def delete_lrs(ctx: Context) -> None:
-    ctx.actor.require(Scope.ADMIN)
-    async with ctx.uow() as uow:
-        lrs = await _lrs(uow)
-        if lrs is None:
-            raise NotFound("learning record store for this tenant", ctx.actor.tenant_id)
-        await uow.webhooks.delete(lrs.id)
-        await uow.commit()
-
-
 # -- delivery -------------------------------------------------------------------
 def payload(event: Event) -> bytes:
     """The Standard Webhooks body: `{type, timestamp, data}`; data is the event as the feed shows it."""
@@ -249,14 +195,16 @@ def payload(event: Event) -> bytes:
 def request_for(claimed: Claimed, now: datetime) -> tuple[str, dict[str, str], bytes, str]:
     """(url, headers, body, method): a signed Standard Webhooks POST, or an idempotent xAPI PUT to an LRS."""
     hook = claimed.webhook
-    if hook.kind is WebhookKind.XAPI:
+    if hook.kind is WebhookKind.XAPI:  # the LRS's settings as they are now; the statement as it was frozen
         statement = claimed.delivery.payload or {}
+        frozen = statement.get("text")
+        body = frozen.encode() if isinstance(frozen, str) else to_json(statement)  # deliveries queued before 0011 hold the dict
         credentials = base64.b64encode((hook.basic_auth or "").encode()).decode()
         url = f"{hook.url.rstrip('/')}/statements?statementId={statement.get('id', '')}"
         return url, {
             "content-type": "application/json", "x-experience-api-version": xapi.XAPI_VERSION,
             "authorization": f"Basic {credentials}", "user-agent": "Stint-xAPI/1",
-        }, to_json(statement), "PUT"
+        }, body, "PUT"
     headers, body = headers_for(claimed, now)
     return hook.url, headers, body, "POST"
 

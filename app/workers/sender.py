@@ -14,6 +14,8 @@ import httpx
 from app.domain.webhooks import AttemptResult
 
 MAX_RESPONSE_BYTES = 64 * 1024
+EXCERPT_BYTES = 300
+"""Of an answer that is not a success, this much of the body is kept in the delivery log (the LRS's reason)."""
 CONCURRENCY = 8
 """Requests in flight per worker. httpx's pool gets slower past a few connections (measured on loopback:
 1 connection ~1,300 req/s, 8 ~840, 64 with default keep-alive ~260), so a worker keeps few, all kept alive."""
@@ -40,19 +42,28 @@ class HttpSender:
                 return AttemptResult(None, f"no complete answer within {self._timeout * 1.5:g} s", 1000 * (time.perf_counter() - started))
 
     async def _send(self, url: str, headers: dict[str, str], body: bytes, method: str, started: float) -> AttemptResult:
+        excerpt = None
         try:
             if not self._allow_private:
                 await self._refuse_private(url)
             async with self._client.stream(
                 method, url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
             ) as response:
-                read = 0
+                read, head = 0, b""
                 if not response.is_stream_consumed:  # an in-memory (mock) response has nothing left to stream
                     async for chunk in response.aiter_raw():
+                        head += chunk[:EXCERPT_BYTES - len(head)] if len(head) < EXCERPT_BYTES else b""
                         read += len(chunk)
                         if read >= MAX_RESPONSE_BYTES:
                             break
+                else:
+                    try:
+                        head = response.content[:EXCERPT_BYTES]
+                    except httpx.ResponseNotRead:
+                        pass
                 status, error = response.status_code, None
+                if not 200 <= status < 300 and head:
+                    excerpt = head.decode("utf-8", "replace")
                 if 300 <= status < 400:
                     error = "redirects are not followed"
         except _Refused as exc:
@@ -61,7 +72,7 @@ class HttpSender:
             status, error = None, f"no answer within {self._timeout:g} s"
         except httpx.HTTPError as exc:
             status, error = None, f"{type(exc).__name__}: {exc}"[:500]
-        return AttemptResult(status, error, 1000 * (time.perf_counter() - started))
+        return AttemptResult(status, error, 1000 * (time.perf_counter() - started), excerpt)
 
     async def _refuse_private(self, url: str) -> None:
         try:

@@ -136,6 +136,9 @@ MATRIX: dict[str, Row] = {
     "set_lrs": Row(lambda o: ("PUT", "/v1/tenant/lrs", LRS), (*NO_ACCESS, 200, 403, 200)),
     "get_lrs": Row(lambda o: ("GET", "/v1/tenant/lrs", None), (*NO_ACCESS, 200, 403, 404), lrs=True),
     "delete_lrs": Row(lambda o: ("DELETE", "/v1/tenant/lrs", None), (*NO_ACCESS, 204, 403, 404), lrs=True),
+    "list_lrs_deliveries": Row(lambda o: ("GET", "/v1/tenant/lrs/deliveries", None), (*NO_ACCESS, 200, 403, 404), lrs=True),
+    # No statement was made since the LRS was set, so the admin's retry finds no delivery (tests/db/test_xapi.py retries one).
+    "retry_lrs_delivery": Row(lambda o: ("POST", f"/v1/tenant/lrs/deliveries/{uuid4()}/retry", None), (*NO_ACCESS, 404, 403, 404), lrs=True),
     "list_xapi_statements": Row(lambda o: ("GET", "/v1/xapi/statements", None), (*NO_ACCESS, 200, 403, 200)),
     # Batches answer 200 with a result per item (an item the caller may not write is an error there).
     "batch_upsert_people": Row(lambda o: ("POST", "/v1/people/batch", {"items": [{"external_id": uuid4().hex, "display_name": "N"}]}), (403, 403, 403, 403, 200, 403, 200)),

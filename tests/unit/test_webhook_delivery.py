@@ -16,9 +16,11 @@ from app.domain.webhooks import DeliveryStatus
 from app.repositories.clock import Uuid7Ids
 from app.repositories.memory import MemoryDatabase
 from app.services import assignments, people, statements, sweeper, webhooks
+from app.services import lrs as lrs_service
 from app.services.context import Context
+from app.services.lrs import LrsFields
 from app.services.people import PersonFields
-from app.services.webhooks import LrsFields, WebhookFields
+from app.services.webhooks import WebhookFields
 from tests.fakes import FakeSender, SentRequest
 
 URL = "https://hooks.example.com/stint"
@@ -213,7 +215,7 @@ async def test_a_claim_that_is_not_committed_leases_nothing(ctx: Context, db: Me
 async def test_the_lrs_receives_each_lifecycle_event_as_an_xapi_statement(
     ctx: Context, seeded: Any, sender: FakeSender, deliver: Any,
 ) -> None:
-    lrs = await webhooks.set_lrs(ctx, LrsFields(
+    lrs, _ = await lrs_service.set_lrs(ctx, LrsFields(
         endpoint="https://lrs.example.com/xapi/", key="stint", secret="s3cret", home_page="https://hr.example.com",
     ), allow_private=False)
     standard = await hook(ctx, "assignment.*")
@@ -231,18 +233,18 @@ async def test_the_lrs_receives_each_lifecycle_event_as_an_xapi_statement(
     }
     assert statement["verb"]["id"] == xapi.ADL + "registered"
     assert statement["object"]["definition"]["name"] == {"en-US": "Speed up the Q4 report"}
-    assert statement["context"]["registration"] == str(offered.id)
+    assert statement["context"]["registration"] == str(xapi.registration(offered.id))
     assert statement["context"]["contextActivities"]["category"][0]["definition"]["name"] == {"en-US": "SQL tuning"}
 
-    pulled = await statements.statements(ctx, after=0, limit=10, since=None, default_home_page="https://stint.example.com")
-    assert pulled.statements == [statement], "what the LRS is sent is what it would pull"
+    pulled = await statements.statements(ctx, xapi.StatementQuery(limit=10))
+    assert pulled.statements == [put.body.decode()], "what the LRS is sent is, byte for byte, what it would pull"
     assert [w.id for w in (await webhooks.list_(ctx, PageRequest())).items] == [standard.id], "the LRS is not a webhook"
-    assert (await webhooks.get_lrs(ctx)).id == lrs.id
+    assert (await lrs_service.get_lrs(ctx))[0].id == lrs.id
 
 
 async def test_the_lrs_may_identify_learners_by_email(ctx: Context, seeded: Any, sender: FakeSender, deliver: Any) -> None:
     await people.update_person(ctx, seeded.report.id, {"email": "raj@example.com"})
-    await webhooks.set_lrs(ctx, LrsFields(
+    await lrs_service.set_lrs(ctx, LrsFields(
         endpoint="https://lrs.example.com/xapi", key="k", secret="s", home_page="https://hr.example.com", use_mbox=True,
     ), allow_private=False)
     await assignments.offer(ctx, assignments.Offer(brief_id=seeded.brief.id, assignee_id=seeded.report.id))

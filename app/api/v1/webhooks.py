@@ -80,7 +80,9 @@ class DeliveryOut(BaseModel):
     last_attempt_at: datetime | None
     last_status_code: int | None
     last_error: str | None
-    log: list[dict[str, Any]] = Field(description="Each attempt: at, status_code, error, duration_ms (the last 20).")
+    log: list[dict[str, Any]] = Field(
+        description="Each attempt: at, status_code, error, duration_ms, and body_excerpt when the answer was not a success (the last 20).",
+    )
     created_at: datetime
 
     @classmethod

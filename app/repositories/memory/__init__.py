@@ -18,7 +18,8 @@ from app.repositories.memory.records import (
     MemorySkills,
     MemorySubmissions,
 )
-from app.repositories.memory.webhooks import MemoryDeliveries, MemoryStatementSource, MemoryWebhooks
+from app.repositories.memory.statements import MemoryLrsDeliveries, MemoryStatementStore
+from app.repositories.memory.webhooks import MemoryDeliveries, MemoryWebhooks
 from app.repositories.memory.workers import (
     MemoryDeadlineQueue,
     MemoryOutbox,
@@ -29,6 +30,6 @@ from app.repositories.memory.workers import (
 __all__ = [
     "MemoryAssignments", "MemoryBriefs", "MemoryDatabase", "MemoryDeadlineQueue", "MemoryDeliveries", "MemoryEvents",
     "MemoryEvidence", "MemoryExtensions", "MemoryImports", "MemoryOutbox", "MemoryOutboxUnitOfWork", "MemoryPeople",
-    "MemoryReviews", "MemorySkills", "MemoryStatementSource", "MemorySubmissions", "MemorySweepUnitOfWork",
+    "MemoryReviews", "MemorySkills", "MemoryLrsDeliveries", "MemoryStatementStore", "MemorySubmissions", "MemorySweepUnitOfWork",
     "MemoryUnitOfWork", "MemoryWebhooks", "Store",
 ]

@@ -36,6 +36,8 @@ class Store:
     deliveries: dict[UUID, Delivery] = field(default_factory=dict)
     imports: dict[UUID, ImportJob] = field(default_factory=dict)
     import_rows: dict[tuple[UUID, int], ImportRow] = field(default_factory=dict)
+    statements: list[Any] = field(default_factory=list)
+    """Frozen xAPI statements (memory/statements.py), appended as events are published."""
 
 
 def page_of(items: list[Any], page: PageRequest) -> Page[Any]:

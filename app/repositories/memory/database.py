@@ -27,7 +27,8 @@ from app.repositories.memory.records import (
     MemorySkills,
     MemorySubmissions,
 )
-from app.repositories.memory.webhooks import MemoryDeliveries, MemoryStatementSource, MemoryWebhooks, store_events
+from app.repositories.memory.statements import MemoryLrsDeliveries, MemoryStatementStore
+from app.repositories.memory.webhooks import MemoryDeliveries, MemoryWebhooks, store_events
 from app.repositories.memory.workers import MemoryOutboxUnitOfWork, MemorySweepUnitOfWork
 
 
@@ -54,7 +55,8 @@ class MemoryUnitOfWork:
         self.webhooks = MemoryWebhooks(w.webhooks, "webhook")
         self.deliveries = MemoryDeliveries(w.deliveries, "delivery")
         self.webhooks.deliveries = self.deliveries
-        self.statement_source = MemoryStatementSource(self._stores, (self.tenant_id, w))
+        self.statements = MemoryStatementStore(w.statements)
+        self.lrs = MemoryLrsDeliveries(self.deliveries, self.webhooks)
         self.imports = MemoryImports(w.imports, "import", w.import_rows)
         return self
 
@@ -62,7 +64,7 @@ class MemoryUnitOfWork:
         """Compare-and-set against what other units of work committed meanwhile, publish the writes, then the
         events: numbered as they commit (as on SQLite) and queued to the webhooks as they stand after this commit."""
         live = self._stores.setdefault(self.tenant_id, Store())
-        repos: dict[str, Repo] = {name: getattr(self, name) for name in vars(live) if name not in ("import_rows", "events")}
+        repos: dict[str, Repo] = {name: getattr(self, name) for name in vars(live) if name not in ("import_rows", "events", "statements")}
         for name, repo in repos.items():
             for item_id, expected in repo.expected.items():
                 current = getattr(live, name).get(item_id)

@@ -8,15 +8,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
-from app.domain import xapi
 from app.domain.events import Event
 from app.domain.pagination import Page, PageRequest, cursor_id
 from app.domain.webhooks import Delivery, Webhook, WebhookKind, outbox_deliveries
 from app.repositories.memory.base import Repo, Store, page_of
-from app.repositories.sql.mapping import event_document
+from app.repositories.memory.statements import attach, freeze
 
 
 class MemoryWebhooks(Repo):
@@ -57,30 +55,6 @@ class MemoryDeliveries(Repo):
         return Page.from_rows([copy.deepcopy(d) for d in rows[: page.limit + 1]], page)
 
 
-class MemoryStatementSource:
-    """Learners and skill names of any tenant (the tenant is the caller's argument, as on the SQL side).
-
-    `own`: the unit of work's copy of its tenant, so its uncommitted writes are seen, as in a transaction."""
-
-    def __init__(self, stores: dict[UUID, Store], own: tuple[UUID, Store] | None = None) -> None:
-        self._stores, self._own = stores, own
-
-    def _store(self, tenant_id: UUID) -> Store:
-        if self._own is not None and self._own[0] == tenant_id:
-            return self._own[1]
-        return self._stores.get(tenant_id) or Store()
-
-    async def learners(self, tenant_id: UUID, person_ids: set[UUID]) -> dict[UUID, xapi.Learner]:
-        wanted = {UUID(str(i)) for i in person_ids}
-        people = self._store(tenant_id).people
-        return {i: xapi.Learner(people[i].external_id, people[i].email, people[i].display_name) for i in wanted if i in people}
-
-    async def skill_names(self, tenant_id: UUID, skill_ids: set[UUID]) -> dict[UUID, str]:
-        wanted = {UUID(str(i)) for i in skill_ids}
-        skills = self._store(tenant_id).skills
-        return {i: skills[i].name for i in wanted if i in skills}
-
-
 async def store_events(store: Store, tenant_id: UUID, events: list[Event], new_id: Callable[[], UUID]) -> list[Event]:
     """Number one tenant's events as they are published, store them, and queue their deliveries (the outbox)."""
     next_seq = max((e.seq or 0 for e in store.events.values()), default=0) + 1
@@ -88,25 +62,8 @@ async def store_events(store: Store, tenant_id: UUID, events: list[Event], new_i
     store.events.update({event.id: copy.deepcopy(event) for event in stored})
     hooks = sorted(store.webhooks.values(), key=lambda hook: hook.id)
     queued = outbox_deliveries(stored, hooks, new_id)
-    if any(d.payload is not None for d in queued):
-        await attach_statements(MemoryStatementSource({tenant_id: store}), tenant_id, queued, {e.id: e for e in stored},
-                                {h.id: h for h in hooks})
+    frozen = freeze(store, tenant_id, stored, hooks)
+    attach(queued, frozen)
+    store.statements.extend(frozen.values())
     store.deliveries.update({d.id: d for d in queued})
     return stored
-
-
-async def attach_statements(
-    source: MemoryStatementSource, tenant_id: UUID, deliveries: list[Delivery], events: dict[UUID, Event], hooks: dict[UUID, Webhook],
-) -> None:
-    """The xAPI statement each LRS delivery sends: as the SQL store's `attach_statements` builds it."""
-    documents: dict[UUID, dict[str, Any]] = {d.event_id: event_document(events[d.event_id]) for d in deliveries if d.payload is not None}
-    learners = await source.learners(tenant_id, {doc["data"]["assignee_id"] for doc in documents.values()})
-    skills = await source.skill_names(tenant_id, {doc["data"]["skill_id"] for doc in documents.values()})
-    for delivery in deliveries:
-        if delivery.payload is None:
-            continue
-        doc, hook = documents[delivery.event_id], hooks[delivery.webhook_id]
-        delivery.payload = xapi.statement(
-            doc, learners[UUID(doc["data"]["assignee_id"])], skills.get(UUID(doc["data"]["skill_id"])),
-            tenant_id=tenant_id, home_page=hook.xapi_home_page or "", use_mbox=hook.xapi_use_mbox,
-        )

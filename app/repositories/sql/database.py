@@ -16,14 +16,20 @@ from app.repositories.sql.engine import connect, make_engine
 from app.repositories.sql.health import SqlHealth
 from app.repositories.sql.idempotency import SqlIdempotencyStore
 from app.repositories.sql.maintenance import SqlMaintenance
+from app.repositories.sql.statements import use_home_page
 from app.repositories.sql.unit_of_work import SqlOutboxUnitOfWork, SqlSweepUnitOfWork, SqlUnitOfWork
 
 __all__ = ["Database", "make_engine"]
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine, policy: ReminderPolicy | None = None, ids: IdGenerator | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, policy: ReminderPolicy | None = None, ids: IdGenerator | None = None, *,
+        statement_home_page: str | None = None,
+    ) -> None:
         self.engine = engine
+        if statement_home_page:  # the actor homePage of xAPI statements made while a tenant has no LRS naming one
+            use_home_page(engine, statement_home_page)
         self.policy = policy or ReminderPolicy()
         self._new_id = (ids or Uuid7Ids()).new_id
         self.directory = SqlTenantDirectory(engine)
@@ -32,8 +38,10 @@ class Database:
         self.health = SqlHealth(engine)
 
     @classmethod
-    def from_url(cls, url: str, policy: ReminderPolicy | None = None, **engine_options: Any) -> Database:
-        return cls(make_engine(url, **engine_options), policy)
+    def from_url(
+        cls, url: str, policy: ReminderPolicy | None = None, *, statement_home_page: str | None = None, **engine_options: Any,
+    ) -> Database:
+        return cls(make_engine(url, **engine_options), policy, statement_home_page=statement_home_page)
 
     def uow(self, tenant_id: UUID, *, readonly: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id, self.policy, self._new_id, readonly)

@@ -18,13 +18,13 @@ from app.domain.pagination import Page, PageRequest
 from app.domain.webhooks import Webhook, outbox_deliveries
 from app.repositories.clock import Uuid7Ids
 from app.repositories.sql import mapping as m
+from app.repositories.sql import statements
 from app.repositories.sql import tables as t
 from app.repositories.sql.base import TenantTable
 from app.repositories.sql.pg import events as pg
 from app.repositories.sql.pg.driver import with_driver
 from app.repositories.sql.pg.sequencer import number_waiting
 from app.repositories.sql.queries import insert_statement
-from app.repositories.sql.statement_source import attach_statements
 
 _ALLOCATE_SEQS = (
     update(t.event_counters).where(t.event_counters.c.tenant_id == bindparam("tenant"))
@@ -79,6 +79,7 @@ async def store_events(conn: AsyncConnection, events: list[Event], new_id: Calla
     postgres = conn.dialect.name == "postgresql"
     stored: list[Event] = []
     deliveries: list[dict[str, Any]] = []
+    frozen: list[statements.Frozen] = []
     for tenant_id in sorted(by_tenant):
         if postgres:
             batch, webhooks_version = await pg.store_tenant_events(conn, tenant_id, by_tenant[tenant_id])
@@ -88,8 +89,9 @@ async def store_events(conn: AsyncConnection, events: list[Event], new_id: Calla
         stored += batch
         hooks = await ACTIVE_WEBHOOKS.of(conn, tenant_id, webhooks_version)
         queued = outbox_deliveries(batch, hooks, new_id)
-        if any(d.payload is not None for d in queued):
-            await attach_statements(conn, tenant_id, queued, {e.id: e for e in batch}, {h.id: h for h in hooks})
+        tenant_statements = await statements.freeze(conn, tenant_id, batch, hooks)
+        statements.attach(queued, tenant_statements)
+        frozen += tenant_statements.values()
         deliveries += [m.delivery_values(d) for d in queued]
     if not postgres:
         await conn.execute(insert_statement(t.events), [m.event_values(event) for event in stored])
@@ -97,6 +99,7 @@ async def store_events(conn: AsyncConnection, events: list[Event], new_id: Calla
             await conn.execute(insert_statement(t.webhook_deliveries), deliveries)
     elif deliveries:
         await pg.insert_deliveries(conn, deliveries)
+    await statements.store(conn, frozen)
     return stored
 
 

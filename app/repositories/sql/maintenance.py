@@ -10,9 +10,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.errors import StorageUnavailable
+from app.domain.lrs import LrsTotals
 from app.domain.ports import OperationsStats
 from app.repositories.sql import tables as t
 from app.repositories.sql.engine import connect, is_unavailable
+from app.repositories.sql.lrs import lrs_totals
 from app.repositories.sql.pg.driver import CONNECTION_FAILURES, connection_failed, driver_of
 from app.repositories.sql.pg.sequencer import number_every_tenant
 
@@ -76,6 +78,9 @@ class SqlMaintenance:
                             updated_at=now, version=j.version + 1)
                 )
         return len(stale)
+
+    async def lrs_totals(self) -> LrsTotals:
+        return await lrs_totals(self.engine)
 
     async def operations_stats(self, now: datetime) -> OperationsStats:
         d, a = t.webhook_deliveries.c, t.assignments.c

@@ -20,8 +20,9 @@ from app.repositories.sql.deadlines import SqlDeadlineQueue
 from app.repositories.sql.engine import connect, is_unavailable, storage_error
 from app.repositories.sql.events import SqlEvents
 from app.repositories.sql.imports import SqlImports
+from app.repositories.sql.lrs import SqlLrsDeliveries
 from app.repositories.sql.people import SqlPeople
-from app.repositories.sql.statement_source import SqlStatementSource
+from app.repositories.sql.statements import SqlStatementStore
 from app.repositories.sql.webhooks import SqlDeliveries, SqlOutbox, SqlWebhooks
 from app.repositories.sql.work import SqlEvidence, SqlExtensions, SqlReviews, SqlSubmissions
 
@@ -95,7 +96,8 @@ class SqlUnitOfWork(Transaction):
         self.events = SqlEvents(conn, tenant, self._new_id)
         self.webhooks = SqlWebhooks(conn, tenant)
         self.deliveries = SqlDeliveries(conn, tenant)
-        self.statement_source = SqlStatementSource(conn)
+        self.statements = SqlStatementStore(conn, tenant)
+        self.lrs = SqlLrsDeliveries(conn, tenant)
         self.imports = SqlImports(conn, tenant)
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.repositories.sql.tables.catalog import BriefRow, PersonRow, SkillRow
 from app.repositories.sql.tables.columns import table_of
-from app.repositories.sql.tables.delivery import EventCounterRow, EventRow, WebhookDeliveryRow, WebhookRow
+from app.repositories.sql.tables.delivery import EventCounterRow, EventRow, WebhookDeliveryRow, WebhookRow, XapiStatementRow
 from app.repositories.sql.tables.directory import ApiKeyRow, IdempotencyKeyRow, IdentityProviderRow, TenantRow
 from app.repositories.sql.tables.imports import ImportJobRow, ImportRowRow
 from app.repositories.sql.tables.work import AssignmentRow, EvidenceRow, ExtensionRow, ReviewRow, SubmissionRow
@@ -31,3 +31,4 @@ webhooks = table_of(WebhookRow)
 webhook_deliveries = table_of(WebhookDeliveryRow)
 import_jobs = table_of(ImportJobRow)
 import_rows = table_of(ImportRowRow)
+xapi_statements = table_of(XapiStatementRow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, false, text
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from app.repositories.sql.tables.columns import json_field, ts_field
+from app.repositories.sql.tables.columns import json_field, text_field, ts_field
 
 
 class EventCounterRow(SQLModel, table=True):
@@ -97,3 +97,23 @@ class WebhookDeliveryRow(SQLModel, table=True):
     log: list[dict] = json_field()
     created_at: datetime = ts_field()
     payload: dict | None = json_field(nullable=True)
+
+
+class XapiStatementRow(SQLModel, table=True):
+    """An xAPI statement as it was built when its event was stored: `body` is the exact JSON served and pushed.
+    The other columns are what GET /v1/xapi/statements filters on."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "statement_id"),
+        Index(None, "tenant_id", "registration"),
+    )
+    tenant_id: UUID = Field(primary_key=True, foreign_key="tenants.id")
+    event_id: UUID = Field(primary_key=True)
+    statement_id: UUID
+    occurred_at: datetime = ts_field()
+    verb_id: str = Field(max_length=500)
+    activity_id: str = Field(max_length=2000)
+    agent: str = Field(max_length=2200)
+    registration: UUID
+    body: str = text_field(nullable=False)
