@@ -113,7 +113,7 @@ def ralph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ralph]:
 async def stint(database: Database) -> AsyncIterator[Api]:
     """A tenant whose server may push to loopback (where Ralph is)."""
     slug = await new_tenant(database)
-    _, secret = await tenants.create_key(database, SystemClock(), Uuid7Ids(), slug, "test", ["admin"])
+    _, secret = await tenants.create_key(database.directory, SystemClock(), Uuid7Ids(), slug, "test", ["admin"])
     clock = FakeClock()
     app = create_app(Settings(database_url="unused://", rate_limit_per_second=0, webhooks_allow_private=True), database=database, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://stint.test",
